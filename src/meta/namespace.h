@@ -1,0 +1,151 @@
+// Namespace: the metadata service's namespace operations.
+//
+// Each operation lives in its own file under src/meta/ops/ as a function
+// over one store transaction; Namespace resolves references, runs that
+// function under store::RunTxn (which retries it on conflicts) and returns
+// the result. Semantics follow POSIX (see docs/metadata.md); every failure
+// is a typed status (common/errors.h) that maps to one errno.
+//
+// Permissions are not checked yet: every caller acts as the owner (root
+// semantics). uid/gid given by callers are recorded on new inodes.
+//
+// Thread-safety: thread-safe. The store and clock must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "records.pb.h"
+#include "store/kv_store.h"
+#include "store/run_txn.h"
+
+namespace cairn::meta {
+
+class InodeAllocator;
+
+// Names an inode: by id, or by an absolute path that the server resolves
+// (following symlinks in every component but the last).
+struct Ref {
+  InodeId ino;       // used when path is empty
+  std::string path;  // absolute; when set, takes precedence
+  static Ref Id(InodeId ino) { return Ref{ino, {}}; }
+  static Ref Path(std::string path) { return Ref{InodeId(), std::move(path)}; }
+};
+
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+struct SetAttrArgs {
+  std::optional<uint32_t> mode;     // permission bits, 07777
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;     // regular files only (EISDIR / EINVAL otherwise)
+  std::optional<int64_t> atime_ns;  // kTimeNow = the current time
+  std::optional<int64_t> mtime_ns;
+};
+inline constexpr int64_t kTimeNow = -1;
+
+// Rename flags (Linux values).
+inline constexpr uint32_t kRenameNoReplace = 1;
+inline constexpr uint32_t kRenameExchange = 2;
+// setxattr flags (Linux values).
+inline constexpr uint32_t kXattrCreate = 1;
+inline constexpr uint32_t kXattrReplace = 2;
+
+struct DirEntry {
+  std::string name;
+  InodeId ino;
+  proto::FileType type = proto::FILE_TYPE_UNSPECIFIED;
+  std::optional<proto::InodeRecord> attr;  // when asked for
+};
+
+struct ReaddirPage {
+  std::vector<DirEntry> entries;  // in name (byte) order
+  bool eof = false;               // no entry after the last one returned
+};
+
+struct StatfsInfo {
+  uint64_t total_bytes = 0, free_bytes = 0, avail_bytes = 0;
+  uint64_t files = 0;       // inodes in use
+  uint64_t files_free = 0;
+  uint32_t name_max = 255;
+  uint32_t block_size = 4096;
+};
+
+struct NamespaceOptions {
+  store::RetryOptions retry;
+  // Directory whose file system capacity statfs reports until chunk
+  // servers report theirs. Empty: report zero capacity.
+  std::string capacity_path;
+  // Largest readdir page; requests asking for more get this many. Default 1000.
+  uint32_t readdir_max = 1000;
+  // Inode ids reserved per store transaction (never reused). Default 4096.
+  uint64_t inode_batch = 4096;
+};
+
+class Namespace {
+ public:
+  // Opens the namespace on `store`, creating the root directory (inode 1,
+  // mode 0755) and format record when missing.
+  static absl::StatusOr<std::unique_ptr<Namespace>> Open(store::KvStore* store,
+                                                         const NamespaceOptions& options,
+                                                         Clock* clock = Clock::Real());
+  ~Namespace();
+
+  absl::StatusOr<proto::InodeRecord> Lookup(const Ref& parent, std::string_view name);
+  // Attributes of `target`; a path's last component is not followed (lstat).
+  absl::StatusOr<proto::InodeRecord> GetAttr(const Ref& target);
+  absl::StatusOr<proto::InodeRecord> SetAttr(const Ref& target, const SetAttrArgs& args);
+
+  absl::StatusOr<proto::InodeRecord> Mkdir(const Ref& parent, std::string_view name, uint32_t mode,
+                                           const Caller& caller);
+  absl::Status Rmdir(const Ref& parent, std::string_view name);
+  // Creates a regular file. When it exists: kExists if `exclusive`, else
+  // returns the existing file (kIsDir if it is a directory).
+  absl::StatusOr<proto::InodeRecord> Create(const Ref& parent, std::string_view name,
+                                            uint32_t mode, bool exclusive, const Caller& caller);
+  absl::Status Unlink(const Ref& parent, std::string_view name);
+  absl::Status Rename(const Ref& src_parent, std::string_view src_name, const Ref& dst_parent,
+                      std::string_view dst_name, uint32_t flags);
+  absl::StatusOr<proto::InodeRecord> Link(const Ref& target, const Ref& new_parent,
+                                          std::string_view new_name);
+  absl::StatusOr<proto::InodeRecord> Symlink(const Ref& parent, std::string_view name,
+                                             std::string_view target, const Caller& caller);
+  absl::StatusOr<std::string> Readlink(const Ref& target);
+  // Entries of `dir` with names strictly after `after`, at most `limit`
+  // (0 or over readdir_max: readdir_max). Paging by name keeps a listing
+  // stable under concurrent changes: every entry present for the whole
+  // listing is returned exactly once, none twice.
+  absl::StatusOr<ReaddirPage> Readdir(const Ref& dir, std::string_view after, uint32_t limit,
+                                      bool with_attrs);
+  absl::StatusOr<StatfsInfo> Statfs();
+
+  absl::StatusOr<std::string> GetXattr(const Ref& target, std::string_view name);
+  absl::Status SetXattr(const Ref& target, std::string_view name, std::string_view value,
+                        uint32_t flags);
+  absl::StatusOr<std::vector<std::string>> ListXattr(const Ref& target);
+  absl::Status RemoveXattr(const Ref& target, std::string_view name);
+
+  // Makes every change acknowledged so far durable on disk.
+  absl::Status Fsync();
+
+ private:
+  Namespace(store::KvStore* store, const NamespaceOptions& options, Clock* clock);
+
+  store::KvStore* store_;
+  NamespaceOptions options_;
+  Clock* clock_;
+  std::unique_ptr<InodeAllocator> allocator_;
+};
+
+}  // namespace cairn::meta
