@@ -1,0 +1,60 @@
+# Cairn: `make run` and `make test` each do the whole set-up themselves.
+.PHONY: all deps build build-asan test test-unit test-asan test-integration test-fuzz run format tidy clean
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+JOBS       ?= $(shell nproc)
+PYTHON     := /usr/bin/python3
+DATA       ?= $(CURDIR)/data
+META_ADDR  ?= 127.0.0.1:9400
+META_HTTP  ?= 127.0.0.1:9401
+# Seconds each fuzz target runs in `make test`.
+FUZZ_SECONDS ?= 20
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD) -j $(JOBS)
+
+$(BUILD_ASAN)/build.ninja:
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCAIRN_SANITIZE=ON
+
+build-asan: deps $(BUILD_ASAN)/build.ninja
+	ninja -C $(BUILD_ASAN) -j $(JOBS)
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 600
+
+test-asan: build-asan
+	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(JOBS) --timeout 900
+
+test-integration: build
+	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
+
+test-fuzz: deps
+	fuzz/run.sh $(FUZZ_SECONDS)
+
+test: test-unit test-integration test-asan test-fuzz
+	@echo "make test: all suites passed"
+
+run: build
+	@mkdir -p $(DATA)
+	@echo "starting cairn meta on $(META_ADDR) (http $(META_HTTP)), data in $(DATA)"
+	exec $(BUILD)/bin/cairn meta --store rocksdb:$(DATA)/meta --listen $(META_ADDR) --http $(META_HTTP)
+
+format:
+	git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+tidy: build
+	git ls-files 'src/*.cc' | xargs clang-tidy -p $(BUILD) --quiet
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) build-fuzz
