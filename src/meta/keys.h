@@ -48,7 +48,10 @@ struct DecodedKey {
   std::string name;   // kDirent, kXattr, kSystem, kCounter
   uint8_t shard = 0;  // kCounter
 };
-// Parses any key built above; a typed error (kInvalid) for anything else.
+// Parses any key built above; a typed error (kInvalid) for anything else,
+// including inode id 0, a directory entry name that fails ValidateName, an
+// xattr name that fails ValidateXattrName, an empty system or counter name,
+// and the bare range bounds (DirentBegin, XattrBegin, CounterBegin).
 absl::StatusOr<DecodedKey> Decode(std::string_view key);
 
 }  // namespace cairn::meta::keys

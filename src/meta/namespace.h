@@ -33,6 +33,13 @@ class InodeAllocator;
 
 // Names an inode: by id, or by an absolute path that the server resolves
 // (following symlinks in every component but the last).
+//
+// A Ref that names the directory an operation works in (`parent`,
+// `new_parent`, `src_parent`, `dst_parent`, Readdir's `dir`) also follows a
+// symlink in its last component: that directory is a middle component of
+// the full path (mkdir /link/x follows /link, as POSIX does). A Ref that
+// names the target itself (GetAttr, SetAttr, Readlink, Link's `target`, the
+// xattr calls) does not: it acts on a symlink, not on what it points to.
 struct Ref {
   InodeId ino;       // used when path is empty
   std::string path;  // absolute; when set, takes precedence
@@ -102,6 +109,7 @@ class Namespace {
                                                          Clock* clock = Clock::Real());
   ~Namespace();
 
+  // "." is `parent` itself, ".." its parent directory (the root's is the root).
   absl::StatusOr<proto::InodeRecord> Lookup(const Ref& parent, std::string_view name);
   // Attributes of `target`; a path's last component is not followed (lstat).
   absl::StatusOr<proto::InodeRecord> GetAttr(const Ref& target);
@@ -109,9 +117,12 @@ class Namespace {
 
   absl::StatusOr<proto::InodeRecord> Mkdir(const Ref& parent, std::string_view name, uint32_t mode,
                                            const Caller& caller);
+  // Removes an empty directory. The root cannot be removed: kBusy for
+  // Rmdir(root, "").
   absl::Status Rmdir(const Ref& parent, std::string_view name);
   // Creates a regular file. When it exists: kExists if `exclusive`, else
-  // returns the existing file (kIsDir if it is a directory).
+  // returns the existing file (kIsDir if it is a directory, kExists if it
+  // is a symlink: the last component is not followed).
   absl::StatusOr<proto::InodeRecord> Create(const Ref& parent, std::string_view name,
                                             uint32_t mode, bool exclusive, const Caller& caller);
   absl::Status Unlink(const Ref& parent, std::string_view name);
@@ -140,12 +151,17 @@ class Namespace {
   absl::Status Fsync();
 
  private:
+  class LockTable;  // striped mutexes by inode id (namespace.cc)
+
   Namespace(store::KvStore* store, const NamespaceOptions& options, Clock* clock);
+  // Resolves a Ref of a mutating operation in a read-only transaction.
+  absl::StatusOr<InodeId> ResolveForWrite(const Ref& ref, bool follow_last);
 
   store::KvStore* store_;
   NamespaceOptions options_;
   Clock* clock_;
   std::unique_ptr<InodeAllocator> allocator_;
+  std::unique_ptr<LockTable> locks_;
 };
 
 }  // namespace cairn::meta

@@ -1,0 +1,335 @@
+// Namespace: resolves references, takes the stripe locks of the directories
+// an operation modifies, and runs the operation (src/meta/ops/) under
+// store::RunTxn. See docs/metadata.md, "Concurrency".
+#include "meta/namespace.h"
+
+#include <array>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "meta/inode_allocator.h"
+#include "meta/keys.h"
+#include "meta/names.h"
+#include "meta/ops/ops.h"
+
+namespace cairn::meta {
+namespace {
+
+// Format of the records below the kSystem "format" key. Bump only with a
+// migration.
+constexpr std::string_view kFormat = "1";
+
+// Runs a read-only operation on one transaction that is dropped, never
+// committed: with RocksDB every read sees the transaction's snapshot, and
+// nothing read can "conflict" for a caller that writes nothing.
+template <typename Fn>
+auto RunRead(store::KvStore& store, Fn&& fn) {
+  std::unique_ptr<store::Txn> txn = store.Begin();
+  return fn(*txn);
+}
+
+}  // namespace
+
+// Striped mutexes keyed by inode id. A mutating operation holds the stripes
+// of the directories it modifies while its transaction runs, so operations
+// on one directory take turns instead of failing each other's optimistic
+// commits. Stripe = ino mod kStripes; the file counter shard is ino mod 64,
+// a divisor, so operations serialized here also share their counter shard.
+class Namespace::LockTable {
+ public:
+  static constexpr size_t kStripes = 1024;
+  static_assert(kStripes % ops::kFileCounterShards == 0);
+  static constexpr size_t kMaxHeld = 4;
+
+  // Holds up to kMaxHeld stripes, released on destruction.
+  class Guard {
+   public:
+    Guard() = default;
+    Guard(const Guard&) = delete;
+    Guard& operator=(const Guard&) = delete;
+    ~Guard() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      for (size_t i = held_; i > 0; --i) held_mu_[i - 1]->Unlock();
+    }
+
+   private:
+    friend class LockTable;
+    std::array<absl::Mutex*, kMaxHeld> held_mu_{};
+    size_t held_ = 0;
+  };
+
+  // Locks the stripes of `inos` (invalid ids are skipped) in ascending
+  // stripe order, each once: any two callers lock in the same order, so
+  // they cannot deadlock.
+  void Lock(std::initializer_list<InodeId> inos, Guard& guard) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    // Insertion into a sorted, duplicate-free array (at most kMaxHeld).
+    std::array<size_t, kMaxHeld> stripes{};
+    size_t n = 0;
+    for (InodeId ino : inos) {
+      if (!ino.valid() || n == kMaxHeld) continue;
+      const size_t stripe = ino.value() % kStripes;
+      size_t pos = 0;
+      while (pos < n && stripes[pos] < stripe) ++pos;
+      if (pos < n && stripes[pos] == stripe) continue;
+      for (size_t i = n; i > pos; --i) stripes[i] = stripes[i - 1];
+      stripes[pos] = stripe;
+      ++n;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      mu_[stripes[i]].Lock();
+      guard.held_mu_[guard.held_++] = &mu_[stripes[i]];
+    }
+  }
+
+ private:
+  std::array<absl::Mutex, kStripes> mu_;
+};
+
+Namespace::Namespace(store::KvStore* store, const NamespaceOptions& options, Clock* clock)
+    : store_(store),
+      options_(options),
+      clock_(clock),
+      allocator_(std::make_unique<InodeAllocator>(store, options.inode_batch, options.retry)),
+      locks_(std::make_unique<LockTable>()) {
+  if (options_.readdir_max == 0) options_.readdir_max = 1000;
+}
+
+Namespace::~Namespace() = default;
+
+absl::StatusOr<std::unique_ptr<Namespace>> Namespace::Open(store::KvStore* store,
+                                                           const NamespaceOptions& options,
+                                                           Clock* clock) {
+  if (store == nullptr || clock == nullptr) return Error(Errc::kInvalid, "no store or clock");
+  std::unique_ptr<Namespace> ns(new Namespace(store, options, clock));
+  store::RetryOptions retry = options.retry;
+  retry.commit.sync = true;
+  const int64_t now = clock->NowNanos();
+  // Creates the format record, the root and next_inode on a fresh store.
+  // Reads all three with Get, so two servers bootstrapping one store at
+  // once conflict and the second finds the work done.
+  RETURN_IF_ERROR(store::RunTxn(*store, retry, [&](store::Txn& txn) -> absl::Status {
+    ASSIGN_OR_RETURN(std::optional<std::string> format,
+                     txn.Get(keys::System(keys::kFormatVersion)));
+    ASSIGN_OR_RETURN(std::optional<std::string> root, txn.Get(keys::Inode(kRootInode)));
+    if (format.has_value()) {
+      if (*format != kFormat) {
+        return Error(Errc::kNotSupported, "unknown metadata format " + *format);
+      }
+      if (!root.has_value()) return Error(Errc::kInternal, "metadata store has no root inode");
+      return absl::OkStatus();
+    }
+    if (root.has_value()) return Error(Errc::kInternal, "root inode without format record");
+    proto::InodeRecord rec;
+    rec.set_ino(kRootInode.value());
+    rec.set_type(proto::FILE_TYPE_DIRECTORY);
+    rec.set_mode(0755);
+    rec.set_nlink(2);
+    rec.set_atime_ns(now);
+    rec.set_mtime_ns(now);
+    rec.set_ctime_ns(now);
+    rec.set_crtime_ns(now);
+    rec.set_parent(kRootInode.value());
+    ops::StoreInode(txn, rec);
+    txn.Put(keys::System(keys::kFormatVersion), kFormat);
+    const std::string next_key = keys::System(keys::kNextInode);
+    ASSIGN_OR_RETURN(std::optional<std::string> next, txn.Get(next_key));
+    if (!next.has_value()) txn.Put(next_key, keys::EncodeU64(kFirstAllocatedInode));
+    return ops::AddFileCount(txn, kRootInode, +1);
+  }));
+  return ns;
+}
+
+absl::StatusOr<InodeId> Namespace::ResolveForWrite(const Ref& ref, bool follow_last) {
+  if (ref.path.empty()) {
+    if (!ref.ino.valid()) return Error(Errc::kInvalid, "reference names no inode");
+    return ref.ino;
+  }
+  // Dropped, not committed: the ids found are re-checked by the operation
+  // itself (it Gets each inode it works on).
+  return RunRead(*store_, [&](store::Txn& txn) { return ops::ResolveRef(txn, ref, follow_last); });
+}
+
+// ---- Reads: no locks, one uncommitted transaction each ----
+
+absl::StatusOr<proto::InodeRecord> Namespace::Lookup(const Ref& parent, std::string_view name) {
+  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId dir, ops::ResolveRef(txn, parent, /*follow_last=*/true));
+    return ops::Lookup(txn, dir, name);
+  });
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::GetAttr(const Ref& target) {
+  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
+    return ops::GetAttr(txn, ino);
+  });
+}
+
+absl::StatusOr<std::string> Namespace::Readlink(const Ref& target) {
+  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
+    return ops::Readlink(txn, ino);
+  });
+}
+
+absl::StatusOr<ReaddirPage> Namespace::Readdir(const Ref& dir, std::string_view after,
+                                               uint32_t limit, bool with_attrs) {
+  if (limit == 0 || limit > options_.readdir_max) limit = options_.readdir_max;
+  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<ReaddirPage> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, dir, /*follow_last=*/true));
+    return ops::Readdir(txn, ino, after, limit, with_attrs);
+  });
+}
+
+absl::StatusOr<StatfsInfo> Namespace::Statfs() {
+  return RunRead(*store_,
+                 [&](store::Txn& txn) { return ops::Statfs(txn, options_.capacity_path); });
+}
+
+absl::StatusOr<std::string> Namespace::GetXattr(const Ref& target, std::string_view name) {
+  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
+    return ops::GetXattr(txn, ino, name);
+  });
+}
+
+absl::StatusOr<std::vector<std::string>> Namespace::ListXattr(const Ref& target) {
+  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<std::vector<std::string>> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
+    return ops::ListXattr(txn, ino);
+  });
+}
+
+// ---- Writes: resolve, lock the modified directories' stripes, RunTxn ----
+
+absl::StatusOr<proto::InodeRecord> Namespace::SetAttr(const Ref& target, const SetAttrArgs& args) {
+  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+  LockTable::Guard guard;
+  locks_->Lock({ino}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::SetAttr(txn, now, ino, args); });
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::Mkdir(const Ref& parent, std::string_view name,
+                                                    uint32_t mode, const Caller& caller) {
+  RETURN_IF_ERROR(ValidateName(name));
+  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
+  ASSIGN_OR_RETURN(InodeId ino, allocator_->Allocate());
+  LockTable::Guard guard;
+  locks_->Lock({dir}, guard);
+  const ops::NewInode args{ino, mode, caller};
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::Mkdir(txn, now, dir, name, args); });
+}
+
+absl::Status Namespace::Rmdir(const Ref& parent, std::string_view name) {
+  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
+  if (name.empty() && dir == kRootInode) return Error(Errc::kBusy, "the root cannot be removed");
+  RETURN_IF_ERROR(ValidateName(name));
+  // The child directory is modified too (deleted): lock its stripe as well,
+  // so creates inside it wait instead of conflicting. Only a hint: if the
+  // entry changes before the lock is taken, the transaction still decides.
+  InodeId child = RunRead(*store_, [&](store::Txn& txn) {
+    absl::StatusOr<std::optional<proto::DirentRecord>> entry = ops::FindDirent(txn, dir, name);
+    return entry.ok() && entry->has_value() ? InodeId((*entry)->ino()) : InodeId();
+  });
+  LockTable::Guard guard;
+  locks_->Lock({dir, child}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::Rmdir(txn, now, dir, name); });
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::Create(const Ref& parent, std::string_view name,
+                                                     uint32_t mode, bool exclusive,
+                                                     const Caller& caller) {
+  RETURN_IF_ERROR(ValidateName(name));
+  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
+  ASSIGN_OR_RETURN(InodeId ino, allocator_->Allocate());
+  LockTable::Guard guard;
+  locks_->Lock({dir}, guard);
+  const ops::NewInode args{ino, mode, caller};
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+    return ops::Create(txn, now, dir, name, exclusive, args);
+  });
+}
+
+absl::Status Namespace::Unlink(const Ref& parent, std::string_view name) {
+  RETURN_IF_ERROR(ValidateName(name));
+  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
+  LockTable::Guard guard;
+  locks_->Lock({dir}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::Unlink(txn, now, dir, name); });
+}
+
+absl::Status Namespace::Rename(const Ref& src_parent, std::string_view src_name,
+                               const Ref& dst_parent, std::string_view dst_name, uint32_t flags) {
+  RETURN_IF_ERROR(ValidateName(src_name));
+  RETURN_IF_ERROR(ValidateName(dst_name));
+  ASSIGN_OR_RETURN(InodeId src_dir, ResolveForWrite(src_parent, /*follow_last=*/true));
+  ASSIGN_OR_RETURN(InodeId dst_dir, ResolveForWrite(dst_parent, /*follow_last=*/true));
+  LockTable::Guard guard;
+  locks_->Lock({src_dir, dst_dir}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+    return ops::Rename(txn, now, src_dir, src_name, dst_dir, dst_name, flags);
+  });
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::Link(const Ref& target, const Ref& new_parent,
+                                                   std::string_view new_name) {
+  RETURN_IF_ERROR(ValidateName(new_name));
+  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(new_parent, /*follow_last=*/true));
+  LockTable::Guard guard;
+  locks_->Lock({dir}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::Link(txn, now, ino, dir, new_name); });
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::Symlink(const Ref& parent, std::string_view name,
+                                                      std::string_view target,
+                                                      const Caller& caller) {
+  RETURN_IF_ERROR(ValidateName(name));
+  RETURN_IF_ERROR(ValidateSymlinkTarget(target));
+  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
+  ASSIGN_OR_RETURN(InodeId ino, allocator_->Allocate());
+  LockTable::Guard guard;
+  locks_->Lock({dir}, guard);
+  const ops::NewInode args{ino, 0777, caller};
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+    return ops::Symlink(txn, now, dir, name, target, args);
+  });
+}
+
+absl::Status Namespace::SetXattr(const Ref& target, std::string_view name, std::string_view value,
+                                 uint32_t flags) {
+  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+  LockTable::Guard guard;
+  locks_->Lock({ino}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+    return ops::SetXattr(txn, now, ino, name, value, flags);
+  });
+}
+
+absl::Status Namespace::RemoveXattr(const Ref& target, std::string_view name) {
+  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+  LockTable::Guard guard;
+  locks_->Lock({ino}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::RemoveXattr(txn, now, ino, name); });
+}
+
+absl::Status Namespace::Fsync() { return store_->Sync(); }
+
+}  // namespace cairn::meta

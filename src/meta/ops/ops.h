@@ -1,0 +1,149 @@
+// The namespace operations, one per file in this directory, each a function
+// over one store transaction (see docs/metadata.md for the semantics and
+// for which keys each one reads for conflicts).
+//
+// Contract shared by every operation:
+//  - It reads only through `txn` and has no effect outside it; everything
+//    else it needs (the time, a new inode id) is passed in, fixed for all
+//    attempts. store::RunTxn can therefore run it again after a conflict,
+//    and each attempt computes its writes afresh from what it reads: a
+//    retry is idempotent.
+//  - It validates its own arguments (names, flags) so it is safe to call
+//    with outside input.
+//  - Every key whose value decides the outcome is read with Txn::Get, so a
+//    concurrent commit that changes it makes this one conflict. Scans are
+//    used only for ranges whose writers also write a key read with Get.
+//  - On error it may have buffered writes; the caller must not commit.
+//
+// Thread-safety: functions are stateless; a Txn is used by one thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/ids.h"
+#include "meta/namespace.h"
+#include "records.pb.h"
+#include "store/kv_store.h"
+
+namespace cairn::meta::ops {
+
+// The sharded count of inodes in use (statfs "files"): counter keys
+// keys::Counter(kFileCounter, shard), one uint64 big-endian each, taken as
+// two's complement (a shard may go "negative" when a file created in one
+// directory is removed from another; only the sum is meaningful).
+inline constexpr std::string_view kFileCounter = "inodes";
+inline constexpr int kFileCounterShards = 64;
+// The shard an operation on the entries of `dir` updates: one directory,
+// one shard, so operations in one directory touch one counter key.
+inline uint8_t FileCounterShard(InodeId dir) {
+  return static_cast<uint8_t>(dir.value() % kFileCounterShards);
+}
+
+// Hard links one inode may have (as ext4's EXT4_LINK_MAX).
+inline constexpr uint32_t kMaxHardLinks = 65000;
+// Bound on the ancestor walk of rename; a longer chain means a corrupt tree.
+inline constexpr int kMaxAncestorWalk = 1 << 20;
+
+// What an operation that makes an inode takes from outside the transaction.
+struct NewInode {
+  InodeId ino;  // from the InodeAllocator: fresh, never used before
+  uint32_t mode = 0;
+  Caller caller;
+};
+
+// ---- Record helpers (inode_io.cc) ----
+
+// The inode `ino` (Get). kNotFound when absent, kInternal (a corrupt record) when unparsable.
+absl::StatusOr<proto::InodeRecord> LoadInode(store::Txn& txn, InodeId ino);
+// As LoadInode, but kNotDir unless it is a directory.
+absl::StatusOr<proto::InodeRecord> LoadDir(store::Txn& txn, InodeId ino);
+void StoreInode(store::Txn& txn, const proto::InodeRecord& rec);
+
+// The entry `name` of directory `parent` (Get); nullopt when absent.
+absl::StatusOr<std::optional<proto::DirentRecord>> FindDirent(store::Txn& txn, InodeId parent,
+                                                              std::string_view name);
+void StoreDirent(store::Txn& txn, InodeId parent, std::string_view name, InodeId ino,
+                 proto::FileType type);
+void DeleteDirent(store::Txn& txn, InodeId parent, std::string_view name);
+
+// Deletes inode `rec` with its extended attributes. The xattr range is
+// scanned only when rec.xattr_bytes() > 0; that is safe because every
+// xattr writer also writes the inode, which the caller has read with Get.
+absl::Status DeleteInode(store::Txn& txn, const proto::InodeRecord& rec);
+
+// Adds `delta` to the file counter shard of directory `dir` (Get + Put).
+absl::Status AddFileCount(store::Txn& txn, InodeId dir, int64_t delta);
+// Sum of all file counter shards (a Scan: a statistic, not conflict-checked).
+absl::StatusOr<uint64_t> CountFiles(store::Txn& txn);
+
+// A new inode of `type` below directory `parent`: times `now`, nlink 1
+// (2 for a directory), the parent's storage policy.
+proto::InodeRecord MakeInode(const NewInode& args, proto::FileType type,
+                             const proto::InodeRecord& parent, int64_t now_ns);
+
+// Marks a directory's entries changed: mtime = ctime = now.
+inline void TouchDir(proto::InodeRecord& dir, int64_t now_ns) {
+  dir.set_mtime_ns(now_ns);
+  dir.set_ctime_ns(now_ns);
+}
+
+// ---- Path resolution (resolve.cc) ----
+
+struct Resolved {
+  InodeId ino;
+  proto::FileType type = proto::FILE_TYPE_UNSPECIFIED;
+};
+
+// Resolves an absolute path from the root, following symlinks (absolute
+// and relative targets, "." and ".." inside targets) in every component
+// but the last, and in the last too when `follow_last`. Errors: those of
+// SplitPath; kNotFound for a missing component; kNotDir for a
+// non-directory in the middle; kLoop after kMaxSymlinkFollows symlinks.
+// Reads every entry and symlink on the way with Get.
+absl::StatusOr<Resolved> ResolvePath(store::Txn& txn, std::string_view path, bool follow_last);
+
+// A Ref's inode id: the id itself (kInvalid for id 0, no check that it
+// exists) or ResolvePath(path, follow_last).
+absl::StatusOr<InodeId> ResolveRef(store::Txn& txn, const Ref& ref, bool follow_last);
+
+// ---- Operations, one per file ----
+
+absl::StatusOr<proto::InodeRecord> Lookup(store::Txn& txn, InodeId parent, std::string_view name);
+absl::StatusOr<proto::InodeRecord> GetAttr(store::Txn& txn, InodeId ino);
+absl::StatusOr<proto::InodeRecord> SetAttr(store::Txn& txn, int64_t now_ns, InodeId ino,
+                                           const SetAttrArgs& args);
+absl::StatusOr<proto::InodeRecord> Mkdir(store::Txn& txn, int64_t now_ns, InodeId parent,
+                                         std::string_view name, const NewInode& args);
+absl::Status Rmdir(store::Txn& txn, int64_t now_ns, InodeId parent, std::string_view name);
+absl::StatusOr<proto::InodeRecord> Create(store::Txn& txn, int64_t now_ns, InodeId parent,
+                                          std::string_view name, bool exclusive,
+                                          const NewInode& args);
+absl::Status Unlink(store::Txn& txn, int64_t now_ns, InodeId parent, std::string_view name);
+absl::Status Rename(store::Txn& txn, int64_t now_ns, InodeId src_parent, std::string_view src_name,
+                    InodeId dst_parent, std::string_view dst_name, uint32_t flags);
+absl::StatusOr<proto::InodeRecord> Link(store::Txn& txn, int64_t now_ns, InodeId target,
+                                        InodeId new_parent, std::string_view new_name);
+absl::StatusOr<proto::InodeRecord> Symlink(store::Txn& txn, int64_t now_ns, InodeId parent,
+                                           std::string_view name, std::string_view target,
+                                           const NewInode& args);
+absl::StatusOr<std::string> Readlink(store::Txn& txn, InodeId ino);
+// `limit` must be >= 1 (the caller caps it).
+absl::StatusOr<ReaddirPage> Readdir(store::Txn& txn, InodeId dir, std::string_view after,
+                                    uint32_t limit, bool with_attrs);
+// Inode counts from the file counter, capacity from statvfs(capacity_path)
+// (zero when empty).
+absl::StatusOr<StatfsInfo> Statfs(store::Txn& txn, const std::string& capacity_path);
+
+absl::StatusOr<std::string> GetXattr(store::Txn& txn, InodeId ino, std::string_view name);
+absl::Status SetXattr(store::Txn& txn, int64_t now_ns, InodeId ino, std::string_view name,
+                      std::string_view value, uint32_t flags);
+absl::StatusOr<std::vector<std::string>> ListXattr(store::Txn& txn, InodeId ino);
+absl::Status RemoveXattr(store::Txn& txn, int64_t now_ns, InodeId ino, std::string_view name);
+
+}  // namespace cairn::meta::ops
