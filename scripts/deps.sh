@@ -11,7 +11,7 @@ PACKAGES=(
   # libraries
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev librocksdb-dev libboost-dev libcli11-dev nlohmann-json3-dev
-  libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev
   # tests (Debian's python, not a pyenv one)
   python3 python3-pytest
 )
