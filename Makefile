@@ -11,6 +11,11 @@ META_HTTP  ?= 127.0.0.1:9401
 # Seconds each fuzz target runs in `make test`.
 FUZZ_SECONDS ?= 20
 
+# ccache: key on paths relative to the checkout, so a fresh clone of the
+# same tree reuses what an earlier build compiled.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
+
 all: build
 
 deps:

@@ -3,8 +3,8 @@
 // whatever it accepts must re-encode to the same bytes.
 //
 //   cmake -DCAIRN_FUZZ=ON -DCMAKE_CXX_COMPILER=clang++-14 ... && ninja fuzz_data_frame
-//   ./bin/fuzz_data_frame CORPUS_DIR src/dataplane/fuzz_corpus -max_total_time=60
-// (the first directory collects new inputs; fuzz_corpus holds one valid
+//   ./bin/fuzz_data_frame CORPUS_DIR fuzz/corpus/fuzz_data_frame -max_total_time=60
+// (the first directory collects new inputs; the seed corpus holds one valid
 // frame of every kind as seeds).
 #include <cstddef>
 #include <cstdint>

@@ -85,6 +85,19 @@ std::string CounterBegin(std::string_view name) {
 }
 std::string CounterEnd(std::string_view name) { return PrefixEnd(CounterBegin(name)); }
 
+std::string Node(NodeId id) {
+  std::string key(1, kNodePrefix);
+  AppendU64(key, id.value());
+  return key;
+}
+std::string NodeBegin() { return std::string(1, kNodePrefix); }
+std::string NodeEnd() { return PrefixEnd(NodeBegin()); }
+std::string Cluster(std::string_view name) {
+  std::string key(1, kClusterPrefix);
+  key.append(name);
+  return key;
+}
+
 std::string EncodeU64(uint64_t v) {
   std::string out;
   out.reserve(kIdBytes);

@@ -37,6 +37,22 @@ std::string CounterEnd(std::string_view name);
 inline constexpr std::string_view kFormatVersion = "format";    // value: decimal version
 inline constexpr std::string_view kNextInode = "next_inode";    // value: uint64 BE
 
+// Cluster keys (src/cluster, docs/cluster.md). These prefix bytes are
+// registered here with the ones above but are not (yet) values of
+// `Prefix`: keys_test.cc and fuzz/fuzz_keys.cc switch over Prefix
+// exhaustively and must gain their cases in the same change that moves
+// them into the enum. Until then Decode rejects these keys (kInvalid).
+inline constexpr char kNodePrefix = 'N';     // N <node:8> -> proto::NodeRecord
+inline constexpr char kClusterPrefix = 'M';  // M <name>   -> cluster record (below)
+std::string Node(NodeId id);
+// [NodeBegin(), NodeEnd()) holds exactly the node records.
+std::string NodeBegin();
+std::string NodeEnd();
+std::string Cluster(std::string_view name);
+// Known cluster record names.
+inline constexpr std::string_view kClusterMap = "map";       // value: proto::ClusterMap, no nodes
+inline constexpr std::string_view kNextNodeId = "next_node"; // value: uint64 BE
+
 std::string EncodeU64(uint64_t v);
 // Fails unless `bytes` is exactly 8 bytes.
 absl::StatusOr<uint64_t> DecodeU64(std::string_view bytes);

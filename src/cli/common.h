@@ -1,0 +1,108 @@
+// Shared pieces of the `cairn` command line: the command registry, client
+// flags, error reporting in the coreutils style, and attribute formatting.
+//
+// Every subcommand lives in its own file (cmd_*.cc) and registers itself
+// through one Add* function declared at the bottom; main.cc calls them all.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "cairn/client.h"
+
+namespace cairn::cli {
+
+// Exit codes: 0 success, 1 an operation failed, 2 bad usage.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Leaf subcommands and what to run when one was parsed.
+class Registry {
+ public:
+  void Add(CLI::App* command, std::function<int()> run) {
+    entries_.push_back({command, std::move(run)});
+  }
+  // Runs the parsed leaf command; kExitUsage when none was parsed.
+  int RunParsed() const;
+
+ private:
+  struct Entry {
+    CLI::App* command;
+    std::function<int()> run;
+  };
+  std::vector<Entry> entries_;
+};
+
+// --meta HOST:PORT (env CAIRN_META) and --timeout, on every client command.
+struct ClientFlags {
+  std::string meta = "127.0.0.1:9400";
+  double timeout_seconds = 30;
+  // Connections to the meta server (ClientOptions::connections). One is
+  // plenty for a command doing one call at a time; `bench` takes more.
+  int connections = 1;
+};
+void AddClientFlags(CLI::App* command, ClientFlags* flags);
+
+// Connects, or prints the error and returns null.
+std::unique_ptr<Client> ConnectOrReport(const ClientFlags& flags);
+
+// Prints "cairn: WHAT: <strerror of ToErrno(status)>" to stderr (an
+// unreachable server is reported with its address) and returns kExitFailure.
+int Report(std::string_view what, const absl::Status& status, const ClientFlags* flags = nullptr);
+
+// Prints "cairn: MESSAGE" to stderr and returns kExitFailure.
+int ReportMessage(std::string_view message);
+
+// A user-given path made absolute and normalized ("." and ".." resolved,
+// relative to "/"). Errors are typed (kInvalid, kNameTooLong).
+absl::StatusOr<std::string> AbsolutePath(std::string_view arg);
+
+// Connects, then runs `op` on each argument made absolute (AbsolutePath),
+// reporting every failure in the coreutils style and going on with the
+// next. Returns kExitOk when every call succeeded, else kExitFailure.
+int ForEachPath(const ClientFlags& flags, const std::vector<std::string>& args,
+                const std::function<absl::Status(Client&, const std::string&)>& op);
+
+// The last component of an absolute path ("" for "/").
+std::string BaseName(std::string_view path);
+
+// "drwxr-xr-x", with setuid/setgid/sticky as s/S and t/T.
+std::string ModeString(FileType type, uint32_t mode);
+// "2024-05-01 13:45" in local time, for ls -l.
+std::string ShortTime(int64_t ns);
+// "2024-05-01 13:45:07.123456789 +0200", for stat.
+std::string LongTime(int64_t ns);
+
+// {name, ino, type, mode, nlink, uid, gid, size, mtime_ns, ctime_ns,
+// atime_ns, target?}
+nlohmann::json AttrJson(std::string_view name, const Attr& attr);
+
+// Parses an octal mode such as "755" or "0644"; kInvalid otherwise.
+absl::StatusOr<uint32_t> ParseMode(std::string_view text);
+
+// Subcommands, one file each.
+void AddMeta(CLI::App& app, Registry& registry);
+void AddMkdir(CLI::App& app, Registry& registry);
+void AddTouch(CLI::App& app, Registry& registry);
+void AddLs(CLI::App& app, Registry& registry);
+void AddStat(CLI::App& app, Registry& registry);
+void AddMv(CLI::App& app, Registry& registry);
+void AddRm(CLI::App& app, Registry& registry);
+void AddRmdir(CLI::App& app, Registry& registry);
+void AddLn(CLI::App& app, Registry& registry);
+void AddReadlink(CLI::App& app, Registry& registry);
+void AddDf(CLI::App& app, Registry& registry);
+void AddXattr(CLI::App& app, Registry& registry);
+void AddBench(CLI::App& app, Registry& registry);
+
+}  // namespace cairn::cli

@@ -1,0 +1,190 @@
+// ClusterManager: chunk-server membership and the cluster map of meta.
+//
+// It keeps the node registry and the current map (epoch, pg_count,
+// replicas, one chain per placement group), persists every change of
+// either in one store transaction (keys N and M, docs/metadata.md) and
+// loads them in Open. Heartbeats update liveness and usage in memory
+// only; failure detection (Tick) turns a node whose heartbeats stopped
+// for `down_after` into DOWN and takes it out of its chains. A node that
+// registers again or heartbeats again is UP and rejoins the chains it
+// left that are still short. Every change of the map bumps the epoch by
+// exactly one (several nodes found late in one Tick are one change).
+// docs/cluster.md has the whole story.
+//
+// Ownership and thread-safety: borrows `store` and `clock`, which must
+// outlive it. Thread-safe. Start() runs Tick every `tick_interval` on a
+// thread owned by the manager, stopped by Stop() or the destructor.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "chunk/chunk_id.h"
+#include "cluster.pb.h"
+#include "cluster/placement.h"
+#include "common/clock.h"
+#include "common/ids.h"
+#include "store/kv_store.h"
+
+namespace cairn::cluster {
+
+struct ClusterOptions {
+  // Placement groups; fixed when the cluster is created (the first Open of
+  // an empty store). A stored map keeps its own value. Default 256: enough
+  // for even spread over dozens of nodes; more PGs spread finer but make
+  // the map larger (about 30 bytes per PG).
+  uint32_t pg_count = 256;
+  // Chain length aimed for (replicas per chunk). Default 3. Also fixed by
+  // the stored map once created (changing it needs data movement).
+  uint32_t replicas = 3;
+  // Chains are first assigned (a balanced ComputeChains) once this many
+  // nodes are up; until then every PG is empty and ChainFor fails with
+  // kUnavailable. Default 1 (one machine). Nodes that join later are only
+  // appended to short chains, so a multi-node cluster should set this to
+  // its initial size to start balanced.
+  uint32_t bootstrap_nodes = 1;
+  // A node without a heartbeat for this long is DOWN. Default 5 s (chunk
+  // servers heartbeat every second): shorter detects failures sooner but
+  // mistakes a pause (GC, swap, a slow disk) for a failure.
+  absl::Duration down_after = absl::Seconds(5);
+  // ReportNodeFailure marks the node down at once when its last heartbeat
+  // is older than this (it missed at least one). Default 1.5 s; a report
+  // about a node that heartbeated more recently is only logged.
+  absl::Duration report_grace = absl::Milliseconds(1500);
+  // How often the thread started by Start() runs Tick. Default 500 ms.
+  absl::Duration tick_interval = absl::Milliseconds(500);
+  // Commit options for map changes. Default: not synced (docs/durability.md).
+  bool sync_commits = false;
+};
+
+struct RegisterInfo {
+  NodeId node_id;  // invalid (0): a new node
+  std::string data_address;
+  std::string grpc_address;
+  std::string http_address;
+  std::string zone;
+  uint64_t capacity_bytes = 0;
+  uint64_t available_bytes = 0;
+};
+
+struct HeartbeatInfo {
+  NodeId node_id;
+  uint64_t capacity_bytes = 0;
+  uint64_t used_bytes = 0;
+  uint64_t available_bytes = 0;
+  uint64_t chunk_count = 0;
+  double load = 0;
+};
+
+struct ChainMember {
+  NodeId node;
+  std::string data_address;
+};
+struct ChainView {
+  uint64_t epoch = 0;
+  PgId pg;
+  std::vector<ChainMember> members;  // head first
+};
+
+class ClusterManager {
+ public:
+  // Loads the stored registry and map, or creates an empty map (epoch 1)
+  // in an empty store. Nodes stored UP count as heartbeating at Open.
+  static absl::StatusOr<std::unique_ptr<ClusterManager>> Open(store::KvStore* store,
+                                                              Clock* clock,
+                                                              ClusterOptions options = {});
+  ~ClusterManager();  // Stop()s
+
+  ClusterManager(const ClusterManager&) = delete;
+  ClusterManager& operator=(const ClusterManager&) = delete;
+
+  // Starts / stops the detection thread. Idempotent.
+  void Start();
+  void Stop();
+
+  // Registers a node. node_id 0: a new node gets a fresh id, never reused.
+  // A known id updates its addresses, zone and capacity and is UP.
+  // kNotFound for an unknown nonzero id; kExists when another UP node has
+  // the same data address. Returns the id; epoch() tells the map version.
+  absl::StatusOr<NodeId> Register(const RegisterInfo& info);
+
+  // Records liveness and usage (memory only) and returns the current
+  // epoch. A DOWN node comes back UP (an epoch bump). kNotFound for an
+  // unknown node.
+  absl::StatusOr<uint64_t> Heartbeat(const HeartbeatInfo& info);
+
+  // A client could not reach `node`: marked DOWN at once when its last
+  // heartbeat is older than report_grace, otherwise only logged. Returns
+  // the current epoch. kNotFound for an unknown node.
+  absl::StatusOr<uint64_t> ReportNodeFailure(NodeId node, std::string_view reason);
+
+  // Failure detection: every UP node without a heartbeat for down_after
+  // goes DOWN (one epoch bump for all of them). Returns the store error if
+  // the change could not be persisted (the state is then unchanged and the
+  // next Tick tries again).
+  absl::Status Tick();
+
+  // The chain of the chunk's PG with the data addresses. kUnavailable when
+  // no node is up or the PG has no up member.
+  absl::StatusOr<ChainView> ChainFor(const ChunkId& id) const;
+
+  // The current map with every node (heartbeat fields included).
+  proto::ClusterMap Map() const;
+  uint64_t epoch() const;
+  uint32_t pg_count() const { return pg_count_; }
+  uint32_t replicas() const { return replicas_; }
+  bool IsKnown(NodeId node) const;
+
+ private:
+  struct Node {
+    proto::NodeRecord record;        // what is stored (info without heartbeat fields)
+    int64_t last_heartbeat_ns = 0;   // meta's clock
+    int64_t heartbeats = 0;          // received since meta started
+    proto::NodeInfo live;            // heartbeat fields
+  };
+  struct State {
+    uint64_t epoch = 0;
+    uint64_t next_node_id = 1;
+    std::map<NodeId, Node> nodes;
+    std::vector<Chain> chains;
+  };
+
+  ClusterManager(store::KvStore* store, Clock* clock, ClusterOptions options, uint32_t pg_count,
+                 uint32_t replicas, State state);
+
+  // Persists `next` (epoch already bumped; `changed` lists the node
+  // records to write) and installs it. On error nothing changes.
+  absl::Status Commit(State next, const std::vector<NodeId>& changed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Marks UP nodes in `next` as DOWN and takes them out of the chains.
+  void MarkDown(State& next, NodeId node) const;
+  // Marks `node` UP in `next` and puts it into short chains.
+  void MarkUp(State& next, NodeId node) const;
+  std::vector<PlacementNode> PlacementNodes(const State& state) const;
+  void Loop();
+
+  store::KvStore* const store_;
+  Clock* const clock_;
+  const ClusterOptions options_;
+  const uint32_t pg_count_;
+  const uint32_t replicas_;
+
+  mutable absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex thread_mu_;
+  std::unique_ptr<absl::Notification> stop_ ABSL_GUARDED_BY(thread_mu_);
+  std::thread thread_ ABSL_GUARDED_BY(thread_mu_);
+};
+
+}  // namespace cairn::cluster

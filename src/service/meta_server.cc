@@ -1,0 +1,198 @@
+#include "service/meta_server.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include <grpcpp/grpcpp.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/errors.h"
+#include "common/status_macros.h"
+#include "http/http_server.h"
+#include "service/meta_service.h"
+#include "service/metrics.h"
+#include "service/worker_pool.h"
+#include "store/memory_store.h"
+
+namespace cairn::service {
+namespace {
+
+absl::StatusOr<std::unique_ptr<store::KvStore>> OpenStore(const MetaServerOptions& options) {
+  const std::string& spec = options.store;
+  if (spec == "memory") return std::unique_ptr<store::KvStore>(new store::MemoryStore());
+  constexpr std::string_view kRocks = "rocksdb:";
+  if (spec.rfind(kRocks, 0) == 0 && spec.size() > kRocks.size()) {
+    store::RocksDbOptions ro;
+    ro.dir = spec.substr(kRocks.size());
+    ro.sync_mode = options.sync_mode;
+    ro.sync_interval = options.sync_interval;
+    ASSIGN_OR_RETURN(auto db, store::RocksDbStore::Open(ro));
+    return std::unique_ptr<store::KvStore>(std::move(db));
+  }
+  return Invalid("bad store '" + spec + "': expected 'memory' or 'rocksdb:DIR'");
+}
+
+}  // namespace
+
+MetaServer::MetaServer(MetaServerOptions options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<MetaServer>> MetaServer::Start(MetaServerOptions options) {
+  std::unique_ptr<MetaServer> server(new MetaServer(std::move(options)));
+  RETURN_IF_ERROR(server->Init());
+  return server;
+}
+
+absl::Status MetaServer::Init() {
+  std::string grpc_host, http_host;
+  uint16_t grpc_port = 0, http_port = 0;
+  RETURN_IF_ERROR(http::ParseHostPort(options_.grpc_listen, &grpc_host, &grpc_port));
+  RETURN_IF_ERROR(http::ParseHostPort(options_.http_listen, &http_host, &http_port));
+  if (options_.sync_interval <= absl::ZeroDuration()) {
+    return Invalid("sync interval must be positive");
+  }
+
+  ASSIGN_OR_RETURN(store_, OpenStore(options_));
+  meta::NamespaceOptions ns_options = options_.namespace_options;
+  if (ns_options.capacity_path.empty() && options_.store.rfind("rocksdb:", 0) == 0) {
+    ns_options.capacity_path = options_.store.substr(8);
+  }
+  ASSIGN_OR_RETURN(ns_, meta::Namespace::Open(store_.get(), ns_options));
+
+  metrics_ = std::make_unique<MetricsRegistry>();
+  metrics_
+      ->GetGauge("cairn_process_start_time_seconds",
+                 "Start time of the process since the Unix epoch, in seconds.")
+      ->Set(static_cast<int64_t>(std::time(nullptr)));
+  Gauge* ready_gauge =
+      metrics_->GetGauge("cairn_meta_ready", "1 while the metadata server accepts requests.");
+  disk_pool_ = std::make_unique<WorkerPool>(options_.disk_threads);
+  MetaServiceOptions service_options;
+  service_options.disk_pool = disk_pool_.get();
+  // Only a persistent store under --sync always makes each change wait for
+  // the disk.
+  service_options.changes_wait_for_sync =
+      options_.store.rfind("rocksdb:", 0) == 0 && options_.sync_mode == store::SyncMode::kAlways;
+  service_ = std::make_unique<MetaService>(ns_.get(), metrics_.get(), service_options);
+
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  // Without this gRPC sets SO_REUSEPORT, and a second server on the same
+  // port would silently share it instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(),
+                           &selected_port);
+  builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
+  builder.RegisterService(service_.get());
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || selected_port == 0) {
+    grpc_server_.reset();
+    return Error(Errc::kUnavailable, "grpc: cannot listen on " + options_.grpc_listen);
+  }
+  grpc_address_ = (grpc_host.find(':') != std::string::npos ? "[" + grpc_host + "]" : grpc_host) +
+                  ":" + std::to_string(selected_port);
+
+  http::HttpServerOptions http_options;
+  http_options.host = http_host;
+  http_options.port = http_port;
+  http_server_ = std::make_unique<http::HttpServer>(http_options);
+  http_server_->Handle("/healthz", [](const http::Request&) {
+    return http::Response{200, "text/plain; charset=utf-8", "ok\n"};
+  });
+  http_server_->Handle("/readyz", [this](const http::Request&) {
+    if (ready_.load()) return http::Response{200, "text/plain; charset=utf-8", "ready\n"};
+    return http::Response{503, "text/plain; charset=utf-8", "not ready\n"};
+  });
+  http_server_->Handle("/metrics", [this](const http::Request&) {
+    return http::Response{200, kPrometheusContentType, metrics_->Render()};
+  });
+  absl::Status http_started = http_server_->Start();
+  if (!http_started.ok()) {
+    grpc_server_->Shutdown();
+    grpc_server_.reset();
+    return http_started;
+  }
+  http_address_ = http_server_->address();
+  ready_.store(true);
+  ready_gauge->Set(1);
+  spdlog::info("msg=\"meta serving\" grpc={} http={} store={}", grpc_address_, http_address_,
+               std::string(store_->Name()));
+  return absl::OkStatus();
+}
+
+absl::Status MetaServer::Shutdown() {
+  absl::MutexLock lock(&shutdown_mu_);
+  if (shut_down_) return shutdown_status_;
+  shut_down_ = true;
+  ready_.store(false);
+  if (metrics_ != nullptr) {
+    metrics_->GetGauge("cairn_meta_ready", "1 while the metadata server accepts requests.")
+        ->Set(0);
+  }
+  const bool was_serving = grpc_server_ != nullptr && http_server_ != nullptr;
+  if (grpc_server_ != nullptr) {
+    spdlog::info("msg=\"meta stopping\" grace_ms={}",
+                 absl::ToInt64Milliseconds(options_.shutdown_grace));
+    grpc_server_->Shutdown(std::chrono::system_clock::now() +
+                           absl::ToChronoMilliseconds(options_.shutdown_grace));
+    grpc_server_->Wait();
+  }
+  if (http_server_ != nullptr) http_server_->Stop();
+  if (store_ != nullptr) {
+    shutdown_status_ = store_->Sync();
+    if (!shutdown_status_.ok()) {
+      spdlog::error("msg=\"meta store sync failed\" error=\"{}\"",
+                    std::string(shutdown_status_.message()));
+    } else if (was_serving) {
+      spdlog::info("msg=\"meta stopped\" store_synced=true");
+    }
+  }
+  return shutdown_status_;
+}
+
+MetaServer::~MetaServer() {
+  (void)Shutdown();
+  // Destruction order matters: the gRPC server references the service,
+  // which references the pool and the namespace, which references the
+  // store.
+  grpc_server_.reset();
+  http_server_.reset();
+  disk_pool_.reset();  // idle by now: every RPC has finished
+  service_.reset();
+  ns_.reset();
+  store_.reset();
+}
+
+absl::Status WriteReadyFile(const std::string& path, const std::string& grpc_address,
+                            const std::string& http_address) {
+  nlohmann::json j = {{"grpc", grpc_address}, {"http", http_address}, {"pid", ::getpid()}};
+  std::string text = j.dump() + "\n";
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Error(Errc::kIo, "cannot create " + tmp + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < text.size()) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return Error(Errc::kIo, "cannot write " + tmp + ": " + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return Error(Errc::kIo, "cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cairn::service

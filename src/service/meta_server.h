@@ -1,0 +1,113 @@
+// MetaServer: one running metadata server. Owns the store, the Namespace,
+// the gRPC server (cairn.proto.Meta) and the HTTP server (/healthz,
+// /readyz, /metrics), and stops them in order.
+//
+// Lifecycle: Start() opens the store, starts both servers and returns once
+// both accept connections; Shutdown() (or the destructor) stops accepting,
+// lets in-flight RPCs finish (up to shutdown_grace, then cancels them),
+// stops HTTP, and syncs the store to disk.
+//
+// Thread-safety: the accessors and Shutdown() may be called from any
+// thread; Shutdown() is idempotent.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "meta/namespace.h"
+#include "store/kv_store.h"
+#include "store/rocksdb_store.h"
+
+namespace grpc {
+class Server;
+}
+
+namespace cairn::http {
+class HttpServer;
+}
+
+namespace cairn::service {
+
+class MetaService;
+class MetricsRegistry;
+class WorkerPool;
+
+struct MetaServerOptions {
+  // Where the metadata lives: "memory" (nothing survives the process) or
+  // "rocksdb:DIR" (created when missing). Default "memory".
+  std::string store = "memory";
+  // gRPC listen address, HOST:PORT; port 0 picks a free one. Default
+  // 127.0.0.1:9400.
+  std::string grpc_listen = "127.0.0.1:9400";
+  // HTTP listen address for /healthz, /readyz, /metrics. Default
+  // 127.0.0.1:9401.
+  std::string http_listen = "127.0.0.1:9401";
+  // RocksDB log sync policy (docs/durability.md). kInterval syncs in groups
+  // every sync_interval (a power loss can lose that window of un-fsynced
+  // operations); kAlways syncs before acknowledging each commit (slower).
+  store::SyncMode sync_mode = store::SyncMode::kInterval;
+  absl::Duration sync_interval = absl::Milliseconds(5);
+  // Namespace settings. capacity_path defaults to the RocksDB directory.
+  meta::NamespaceOptions namespace_options;
+  // Largest request accepted (bytes). Default 8 MiB: above every valid
+  // request, so oversized fields reach the handlers and get a typed error
+  // (kNameTooLong, kTooBig) rather than a transport error.
+  int max_message_bytes = 8 << 20;
+  // Threads serving requests that wait on the disk: Fsync, and every change
+  // under SyncMode::kAlways. gRPC has only a few callback threads, so
+  // these must not block them; many in flight also let the store group
+  // their syncs. Default 32.
+  int disk_threads = 32;
+  // How long Shutdown() lets in-flight RPCs finish before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+class MetaServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<MetaServer>> Start(MetaServerOptions options);
+  ~MetaServer();  // Shutdown()
+  MetaServer(const MetaServer&) = delete;
+  MetaServer& operator=(const MetaServer&) = delete;
+
+  // Bound addresses, "HOST:PORT" with the real port.
+  const std::string& grpc_address() const { return grpc_address_; }
+  const std::string& http_address() const { return http_address_; }
+
+  // Graceful stop; returns the status of the final store sync.
+  absl::Status Shutdown();
+
+  MetricsRegistry* metrics() { return metrics_.get(); }
+  meta::Namespace* ns() { return ns_.get(); }
+
+ private:
+  explicit MetaServer(MetaServerOptions options);
+  absl::Status Init();
+
+  MetaServerOptions options_;
+  std::unique_ptr<store::KvStore> store_;
+  std::unique_ptr<MetricsRegistry> metrics_;
+  std::unique_ptr<meta::Namespace> ns_;
+  std::unique_ptr<WorkerPool> disk_pool_;
+  std::unique_ptr<MetaService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  std::unique_ptr<http::HttpServer> http_server_;
+  std::string grpc_address_;
+  std::string http_address_;
+  std::atomic<bool> ready_{false};
+  absl::Mutex shutdown_mu_;
+  bool shut_down_ ABSL_GUARDED_BY(shutdown_mu_) = false;
+  absl::Status shutdown_status_ ABSL_GUARDED_BY(shutdown_mu_);
+};
+
+// Writes `{"grpc":"HOST:PORT","http":"HOST:PORT","pid":N}` to `path`
+// atomically (a temporary file in the same directory, then rename), so a
+// reader never sees a partial file.
+absl::Status WriteReadyFile(const std::string& path, const std::string& grpc_address,
+                            const std::string& http_address);
+
+}  // namespace cairn::service

@@ -1,0 +1,122 @@
+// MetaService: the cairn.proto.Meta gRPC service (callback API) over a
+// meta::Namespace.
+//
+// Each RPC checks every request field (convert.h), calls the Namespace,
+// records per-operation metrics and finishes with the status translated in
+// one place (grpc_status.h). Operations run inline on gRPC's callback
+// thread (they are short store transactions), except those that wait on
+// the disk (see MetaServiceOptions), which run on a WorkerPool.
+//
+// Metrics (all labelled op="<RPC name>"):
+//   cairn_meta_requests_total               counter
+//   cairn_meta_errors_total{errc="<name>"}  counter
+//   cairn_meta_request_duration_seconds     histogram
+//
+// Handlers are grouped by kind: entries.cc (lookup, create, remove,
+// rename, links), attrs.cc (getattr, setattr, statfs, fsync), dirs.cc
+// (readdir), xattrs.cc.
+//
+// Ownership and thread-safety: borrows `ns` and `metrics`, which must
+// outlive it; thread-safe (RPCs run concurrently).
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "meta.grpc.pb.h"
+#include "meta/namespace.h"
+#include "service/grpc_status.h"
+#include "service/metrics.h"
+#include "service/worker_pool.h"
+
+namespace cairn::service {
+
+struct MetaServiceOptions {
+  // Where requests that wait on the disk run: Fsync always, and every
+  // change when `changes_wait_for_sync` (the store syncs each commit).
+  // Null: everything runs inline. Not owned; must outlive the service.
+  WorkerPool* disk_pool = nullptr;
+  bool changes_wait_for_sync = false;
+};
+
+class MetaService final : public proto::Meta::CallbackService {
+ public:
+  MetaService(meta::Namespace* ns, MetricsRegistry* metrics,
+              MetaServiceOptions options = MetaServiceOptions());
+
+  using Ctx = grpc::CallbackServerContext;
+  using Reactor = grpc::ServerUnaryReactor;
+
+  // entries.cc
+  Reactor* Lookup(Ctx* ctx, const proto::LookupRequest* req, proto::AttrReply* reply) override;
+  Reactor* Mkdir(Ctx* ctx, const proto::MkdirRequest* req, proto::AttrReply* reply) override;
+  Reactor* Create(Ctx* ctx, const proto::CreateRequest* req, proto::AttrReply* reply) override;
+  Reactor* Rmdir(Ctx* ctx, const proto::RemoveRequest* req, proto::RemoveReply* reply) override;
+  Reactor* Unlink(Ctx* ctx, const proto::RemoveRequest* req, proto::RemoveReply* reply) override;
+  Reactor* Rename(Ctx* ctx, const proto::RenameRequest* req, proto::RenameReply* reply) override;
+  Reactor* Link(Ctx* ctx, const proto::LinkRequest* req, proto::AttrReply* reply) override;
+  Reactor* Symlink(Ctx* ctx, const proto::SymlinkRequest* req, proto::AttrReply* reply) override;
+  Reactor* Readlink(Ctx* ctx, const proto::ReadlinkRequest* req,
+                    proto::ReadlinkReply* reply) override;
+  // attrs.cc
+  Reactor* GetAttr(Ctx* ctx, const proto::GetAttrRequest* req, proto::AttrReply* reply) override;
+  Reactor* SetAttr(Ctx* ctx, const proto::SetAttrRequest* req, proto::AttrReply* reply) override;
+  Reactor* Statfs(Ctx* ctx, const proto::StatfsRequest* req, proto::StatfsReply* reply) override;
+  Reactor* Fsync(Ctx* ctx, const proto::FsyncRequest* req, proto::FsyncReply* reply) override;
+  // dirs.cc
+  Reactor* Readdir(Ctx* ctx, const proto::ReaddirRequest* req, proto::ReaddirReply* reply) override;
+  // xattrs.cc
+  Reactor* GetXattr(Ctx* ctx, const proto::GetXattrRequest* req,
+                    proto::GetXattrReply* reply) override;
+  Reactor* SetXattr(Ctx* ctx, const proto::SetXattrRequest* req, proto::XattrReply* reply) override;
+  Reactor* ListXattr(Ctx* ctx, const proto::ListXattrRequest* req,
+                     proto::ListXattrReply* reply) override;
+  Reactor* RemoveXattr(Ctx* ctx, const proto::RemoveXattrRequest* req,
+                       proto::XattrReply* reply) override;
+
+ private:
+  enum Op {
+    kLookup, kGetAttr, kSetAttr, kMkdir, kCreate, kRmdir, kUnlink, kRename, kLink, kSymlink,
+    kReadlink, kReaddir, kStatfs, kGetXattr, kSetXattr, kListXattr, kRemoveXattr, kFsync,
+    kOpCount
+  };
+  static std::string_view OpName(Op op);
+
+  struct OpMetrics {
+    Counter* requests = nullptr;
+    Histogram* latency = nullptr;
+  };
+
+  // Runs `fn` (returning absl::Status), records the metrics of `op` and
+  // finishes the call with the translated status. `fn` may run on another
+  // thread after Serve returns: it must capture by value (the request and
+  // reply stay valid until the call finishes).
+  template <typename Fn>
+  Reactor* Serve(Op op, Ctx* ctx, Fn fn) {
+    Reactor* reactor = ctx->DefaultReactor();
+    if (options_.disk_pool != nullptr && WaitsOnDisk(op)) {
+      options_.disk_pool->Submit([this, op, ctx, reactor, fn] { Run(op, ctx, reactor, fn); });
+    } else {
+      Run(op, ctx, reactor, fn);
+    }
+    return reactor;
+  }
+  template <typename Fn>
+  void Run(Op op, Ctx* ctx, Reactor* reactor, const Fn& fn) {
+    const auto start = std::chrono::steady_clock::now();
+    absl::Status status = fn();
+    Record(op, status, std::chrono::steady_clock::now() - start);
+    reactor->Finish(ToGrpcStatus(status, ctx));
+  }
+  bool WaitsOnDisk(Op op) const;
+  void Record(Op op, const absl::Status& status, std::chrono::steady_clock::duration elapsed);
+
+  meta::Namespace* const ns_;
+  const MetaServiceOptions options_;
+  Family<Counter>* const errors_;
+  std::array<OpMetrics, kOpCount> ops_;
+};
+
+}  // namespace cairn::service

@@ -1,0 +1,311 @@
+"""Shared helpers for Cairn's end-to-end tests (see docs/testing.md).
+
+The tests drive the real `cairn` binary: a `cairn meta` server on RocksDB in
+a pytest tmp_path, and the `cairn` CLI against it. Every wait is bounded,
+every subprocess call has a timeout, servers listen on 127.0.0.1 port 0
+(the real ports come back in the ready file), and every server a test
+starts is stopped by PID in teardown (SIGTERM, then SIGKILL).
+
+The binary is $CAIRN_BIN, or <repo>/build/bin/cairn.
+"""
+
+import ctypes
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CAIRN_BIN = os.environ.get("CAIRN_BIN") or str(REPO / "build" / "bin" / "cairn")
+
+CLI_TIMEOUT = 30.0     # one CLI call
+START_TIMEOUT = 30.0   # server start-up, until the ready file is complete
+STOP_TIMEOUT = 10.0    # after SIGTERM, before SIGKILL
+HTTP_TIMEOUT = 5.0
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL if the thread that started it
+    dies, so even a killed pytest leaves no server behind. Servers are
+    therefore started from the main thread only."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ServerError(Exception):
+    pass
+
+
+class MetaServer:
+    """One `cairn meta` process on `rocksdb:<store_dir>`.
+
+    start() may be called again after the process ended (restart on the
+    same store, new ports). Use from the main thread; kill() is safe from
+    another thread while the process has not been waited for.
+    """
+
+    def __init__(self, binary, store_dir, work_dir, extra_args=()):
+        self.binary = str(binary)
+        self.store_dir = Path(store_dir)
+        self.work_dir = Path(work_dir)
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.info = None
+        self.starts = 0
+        self.log_path = None
+
+    @property
+    def grpc(self):
+        return self.info["grpc"]
+
+    @property
+    def http(self):
+        return self.info["http"]
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self):
+        assert not self.running(), "server already running"
+        self.starts += 1
+        ready = self.work_dir / f"meta-ready-{self.starts}.json"
+        self.log_path = self.work_dir / f"meta-{self.starts}.log"
+        if ready.exists():
+            ready.unlink()
+        args = [self.binary, "meta",
+                "--store", f"rocksdb:{self.store_dir}",
+                "--listen", "127.0.0.1:0",
+                "--http", "127.0.0.1:0",
+                "--ready-file", str(ready),
+                *self.extra_args]
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+        self.info = None
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if self.proc.poll() is not None:
+                raise ServerError(f"cairn meta exited with {self.proc.returncode} before it was "
+                                  f"ready:\n{self.log_tail()}")
+            if ready.exists():
+                try:
+                    info = json.loads(ready.read_text())
+                except (ValueError, OSError):
+                    info = None  # still being written
+                if isinstance(info, dict) and {"grpc", "http", "pid"} <= info.keys():
+                    self.info = info
+                    break
+            if time.monotonic() > deadline:
+                self.stop()
+                raise ServerError(f"cairn meta not ready after {START_TIMEOUT}s:\n{self.log_tail()}")
+            time.sleep(0.01)
+        if self.info["pid"] != self.proc.pid:
+            self.stop()
+            raise ServerError(f"ready file pid {self.info['pid']} != process {self.proc.pid}")
+        for key in ("grpc", "http"):
+            host, _, port = self.info[key].rpartition(":")
+            if host != "127.0.0.1" or not port.isdigit() or int(port) == 0:
+                self.stop()
+                raise ServerError(f"ready file {key} address {self.info[key]!r} is not 127.0.0.1:PORT")
+        return self
+
+    def kill(self, sig=signal.SIGKILL):
+        """Sends `sig` (by PID) if the process is still running."""
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                os.kill(self.proc.pid, sig)
+            except ProcessLookupError:
+                pass
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        return self.proc.wait(timeout=timeout)
+
+    def stop(self):
+        """SIGTERM, then SIGKILL after STOP_TIMEOUT; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.kill(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.kill(signal.SIGKILL)
+                self.proc.wait(timeout=STOP_TIMEOUT)
+        return self.proc.returncode
+
+    def log_tail(self, lines=40):
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class CliResult:
+    def __init__(self, args, returncode, stdout, stderr):
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout                                  # bytes
+        self.stderr = stderr.decode("utf-8", "replace")       # text
+
+    @property
+    def out(self):
+        return self.stdout.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return (f"cairn {' '.join(map(_show, self.args))} -> exit {self.returncode}\n"
+                f"stdout: {self.stdout[:2000]!r}\nstderr: {self.stderr[:2000]!r}")
+
+
+def _show(a):
+    return a.decode("utf-8", "backslashreplace") if isinstance(a, bytes) else a
+
+
+class Cli:
+    """Runs `cairn CMD --meta ADDR ARGS...`. Arguments may be str or bytes
+    (bytes pass raw names through unchanged)."""
+
+    def __init__(self, binary, meta_addr):
+        self.binary = str(binary)
+        self.meta = meta_addr
+
+    def run(self, cmd, *args, timeout=CLI_TIMEOUT, meta=True):
+        argv = [self.binary, cmd] + (["--meta", self.meta] if meta else []) + list(args)
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        return CliResult([cmd, *args], p.returncode, p.stdout, p.stderr)
+
+    def ok(self, cmd, *args, **kw):
+        r = self.run(cmd, *args, **kw)
+        assert r.returncode == 0, f"expected success:\n{r!r}"
+        return r
+
+    def fail(self, cmd, *args, code=1, message=None, **kw):
+        """Expects exit `code` and, when given, `message` in stderr. Operation
+        errors (exit 1) look like `cairn: PATH: message`; usage errors (exit
+        2) need only say something."""
+        r = self.run(cmd, *args, **kw)
+        assert r.returncode == code, f"expected exit {code}:\n{r!r}"
+        if code == 1:
+            assert r.stderr.startswith("cairn: "), f"error message should start with 'cairn: ':\n{r!r}"
+        assert r.stderr.strip(), f"no error message:\n{r!r}"
+        if message is not None:
+            assert message in r.stderr, f"expected {message!r} in stderr:\n{r!r}"
+        return r
+
+    def json(self, cmd, *args, **kw):
+        r = self.ok(cmd, *args, **kw)
+        try:
+            return json.loads(r.stdout)
+        except ValueError as e:
+            raise AssertionError(f"output is not JSON ({e}):\n{r!r}")
+
+    def ls(self, path="/"):
+        """ls --json PATH as {name: entry}."""
+        entries = self.json("ls", "--json", path)
+        assert isinstance(entries, list), entries
+        names = [e["name"] for e in entries]
+        assert len(names) == len(set(names)), f"duplicate names in ls {path}: {names}"
+        return {e["name"]: e for e in entries}
+
+    def stat(self, path):
+        st = self.json("stat", "--json", path)
+        assert isinstance(st, dict), st
+        return st
+
+
+def http_get(addr, path, timeout=HTTP_TIMEOUT):
+    """(status, body text) of GET http://addr/path."""
+    try:
+        with urllib.request.urlopen(f"http://{addr}{path}", timeout=timeout) as r:
+            return r.status, r.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode("utf-8", "replace")
+
+
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(\s+-?\d+)?$')
+
+
+def parse_metrics(text):
+    """Prometheus text -> ({(name, labels): value}, {family: type}).
+    Fails on any line that is not a comment, blank or a well-formed sample."""
+    samples, types = {}, {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            parts = line.split(None, 3)
+            if len(parts) >= 4 and parts[1] == "TYPE":
+                types[parts[2]] = parts[3].strip()
+            continue
+        m = _SAMPLE.match(line)
+        assert m, f"malformed metrics line: {line!r}"
+        value = float(m.group(3))
+        key = (m.group(1), m.group(2) or "")
+        assert key not in samples, f"duplicate series {key}"
+        samples[key] = value
+    return samples, types
+
+
+@pytest.fixture(scope="session")
+def cairn_bin():
+    p = Path(CAIRN_BIN)
+    if not (p.is_file() and os.access(p, os.X_OK)):
+        pytest.fail(f"cairn binary not found at {p}: build it (ninja -C build cairn) "
+                    f"or set CAIRN_BIN", pytrace=False)
+    return str(p)
+
+
+@pytest.fixture
+def meta_factory(cairn_bin, tmp_path):
+    """Returns new_server(store_dir=None, extra_args=()) -> started
+    MetaServer; every server made is stopped at teardown."""
+    servers = []
+
+    def new_server(store_dir=None, extra_args=()):
+        n = len(servers) + 1
+        store = Path(store_dir) if store_dir else tmp_path / f"store{n}"
+        work = tmp_path / f"run{n}"
+        work.mkdir()
+        s = MetaServer(cairn_bin, store, work, extra_args)
+        servers.append(s)
+        return s.start()
+
+    yield new_server
+    # Stop every server still running; a clean SIGTERM shutdown must exit 0
+    # (under ASan this is also where leaks and shutdown races show up).
+    errors = []
+    for s in servers:
+        if not s.running():
+            continue
+        try:
+            code = s.stop()
+            if code != 0:
+                errors.append(f"cairn meta exited {code} on SIGTERM:\n{s.log_tail()}")
+        except Exception as e:  # keep stopping the others
+            errors.append(repr(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
+
+
+@pytest.fixture
+def meta(meta_factory):
+    return meta_factory()
+
+
+@pytest.fixture
+def cli(cairn_bin, meta):
+    return Cli(cairn_bin, meta.grpc)
