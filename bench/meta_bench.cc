@@ -49,8 +49,7 @@ absl::StatusOr<PhaseResult> RunPhase(const std::string& name, uint64_t n, int th
   for (auto& w : workers) w.join();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (failed.load()) {
-    return absl::Status(first_error.code(),
-                        name + ": " + std::string(first_error.message()));
+    return absl::Status(first_error.code(), name + ": " + std::string(first_error.message()));
   }
   PhaseResult r;
   r.name = name;
@@ -63,8 +62,7 @@ absl::StatusOr<PhaseResult> RunPhase(const std::string& name, uint64_t n, int th
 absl::StatusOr<MetaBenchResult> RunPhases(Client& client, const MetaBenchOptions& o) {
   MetaBenchResult result;
   const std::string& dir = o.dir;
-  ASSIGN_OR_RETURN(PhaseResult create,
-                   RunPhase("create", o.files, o.threads, [&](uint64_t i) {
+  ASSIGN_OR_RETURN(PhaseResult create, RunPhase("create", o.files, o.threads, [&](uint64_t i) {
                      return client.Create(FileName(dir, "f", i), 0644, /*exclusive=*/true).status();
                    }));
   result.phases.push_back(create);

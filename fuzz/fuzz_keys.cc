@@ -34,7 +34,8 @@ using keys::Prefix;
 
 void Dump(const char* label, std::string_view s) {
   std::fprintf(stderr, "  %s (%zu bytes) = \"", label, s.size());
-  for (unsigned char c : s) std::fprintf(stderr, (c >= 0x20 && c < 0x7f && c != '"') ? "%c" : "\\x%02x", c);
+  for (unsigned char c : s)
+    std::fprintf(stderr, (c >= 0x20 && c < 0x7f && c != '"') ? "%c" : "\\x%02x", c);
   std::fprintf(stderr, "\"\n");
 }
 
@@ -62,11 +63,16 @@ bool HasNul(std::string_view s) { return s.find('\0') != std::string_view::npos;
 // Re-encodes a decoded key from its parts.
 std::string Encode(const keys::DecodedKey& k) {
   switch (k.prefix) {
-    case Prefix::kInode: return keys::Inode(k.ino);
-    case Prefix::kDirent: return keys::Dirent(k.ino, k.name);
-    case Prefix::kXattr: return keys::Xattr(k.ino, k.name);
-    case Prefix::kSystem: return keys::System(k.name);
-    case Prefix::kCounter: return keys::Counter(k.name, k.shard);
+    case Prefix::kInode:
+      return keys::Inode(k.ino);
+    case Prefix::kDirent:
+      return keys::Dirent(k.ino, k.name);
+    case Prefix::kXattr:
+      return keys::Xattr(k.ino, k.name);
+    case Prefix::kSystem:
+      return keys::System(k.name);
+    case Prefix::kCounter:
+      return keys::Counter(k.name, k.shard);
   }
   Fail("Decode returned an unknown prefix", std::string(1, static_cast<char>(k.prefix)));
 }
@@ -77,8 +83,8 @@ void FuzzDecode(std::string_view bytes) {
     Check(ErrcOf(d.status()) == Errc::kInvalid, "Decode fails with kInvalid", bytes);
     return;
   }
-  Check(!bytes.empty() && bytes[0] == static_cast<char>(d->prefix), "Decode reports the key's first byte",
-        bytes);
+  Check(!bytes.empty() && bytes[0] == static_cast<char>(d->prefix),
+        "Decode reports the key's first byte", bytes);
   Check(Encode(*d) == bytes, "a decoded key re-encodes to the same bytes", bytes, Encode(*d));
 }
 
@@ -88,8 +94,8 @@ void FuzzDecode(std::string_view bytes) {
 // bare range bounds. `valid` says whether `key` is such a parsable key;
 // then its parts must come back (fields the prefix does not use are not
 // compared), otherwise Decode must fail with kInvalid.
-void ExpectDecodes(std::string_view key, bool valid, Prefix p, InodeId ino, std::string_view name, uint8_t shard,
-                   const char* what) {
+void ExpectDecodes(std::string_view key, bool valid, Prefix p, InodeId ino, std::string_view name,
+                   uint8_t shard, const char* what) {
   auto d = keys::Decode(key);
   if (!valid) {
     if (d.ok()) Fail(what, key, "Decode accepted a key it documents as invalid");
@@ -122,12 +128,15 @@ void FuzzRoundTrip(InodeId a, InodeId b, uint8_t shard, std::string_view n1, std
     absl::Status (*validate)(std::string_view);
   };
   static constexpr Family kFamilies[] = {
-      {Prefix::kDirent, keys::Dirent, keys::DirentBegin, keys::DirentEnd, cairn::meta::ValidateName},
-      {Prefix::kXattr, keys::Xattr, keys::XattrBegin, keys::XattrEnd, cairn::meta::ValidateXattrName},
+      {Prefix::kDirent, keys::Dirent, keys::DirentBegin, keys::DirentEnd,
+       cairn::meta::ValidateName},
+      {Prefix::kXattr, keys::Xattr, keys::XattrBegin, keys::XattrEnd,
+       cairn::meta::ValidateXattrName},
   };
   for (const auto& f : kFamilies) {
     std::string k1 = f.make(a, n1), k2 = f.make(a, n2), kb = f.make(b, n2);
-    ExpectDecodes(k1, a.valid() && f.validate(n1).ok(), f.prefix, a, n1, 0, "Dirent/Xattr key round trip");
+    ExpectDecodes(k1, a.valid() && f.validate(n1).ok(), f.prefix, a, n1, 0,
+                  "Dirent/Xattr key round trip");
     ExpectDecodes(kb, b.valid() && f.validate(n2).ok(), f.prefix, b, n2, 0,
                   "Dirent/Xattr key round trip (2nd)");
     ExpectDecodes(f.begin(a), false, f.prefix, a, {}, 0, "a bare Begin bound does not decode");
@@ -142,7 +151,8 @@ void FuzzRoundTrip(InodeId a, InodeId b, uint8_t shard, std::string_view n1, std
   }
 
   // System keys.
-  ExpectDecodes(keys::System(n1), !n1.empty(), Prefix::kSystem, InodeId(), n1, 0, "System key round trip");
+  ExpectDecodes(keys::System(n1), !n1.empty(), Prefix::kSystem, InodeId(), n1, 0,
+                "System key round trip");
 
   // Counter keys: "C <name> 0x00 <shard>". Names are internal constants
   // without NUL; the ranges are exact only for such names.
@@ -152,8 +162,8 @@ void FuzzRoundTrip(InodeId a, InodeId b, uint8_t shard, std::string_view n1, std
   if (n1_counter) {
     ExpectDecodes(keys::CounterBegin(n1), false, Prefix::kCounter, InodeId(), {}, 0,
                   "a bare CounterBegin bound does not decode");
-    Check(InRange(ck, keys::CounterBegin(n1), keys::CounterEnd(n1)), "counter key lies in its range", ck,
-          keys::CounterBegin(n1));
+    Check(InRange(ck, keys::CounterBegin(n1), keys::CounterEnd(n1)),
+          "counter key lies in its range", ck, keys::CounterBegin(n1));
     if (!n2.empty() && !HasNul(n2) && n1 != n2) {
       Check(!InRange(keys::Counter(n2, shard), keys::CounterBegin(n1), keys::CounterEnd(n1)),
             "another counter's key lies outside the range", n1, n2);
@@ -170,7 +180,8 @@ void FuzzRoundTrip(InodeId a, InodeId b, uint8_t shard, std::string_view n1, std
   Check(ea.size() == 8, "EncodeU64 writes 8 bytes", ea);
   auto da = keys::DecodeU64(ea);
   Check(da.ok() && *da == a.value(), "DecodeU64(EncodeU64(v)) == v", ea);
-  Check(Cmp(ea, eb) == Sign(static_cast<int>(a.value() > b.value()) - static_cast<int>(a.value() < b.value())),
+  Check(Cmp(ea, eb) ==
+            Sign(static_cast<int>(a.value() > b.value()) - static_cast<int>(a.value() < b.value())),
         "EncodeU64 preserves numeric order", ea, eb);
 }
 

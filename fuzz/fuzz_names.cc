@@ -28,9 +28,11 @@ namespace meta = cairn::meta;
 
 [[noreturn]] void Fail(const char* what, std::string_view a, std::string_view b = {}) {
   std::fprintf(stderr, "fuzz_names invariant violated: %s\n  a (%zu bytes) = \"", what, a.size());
-  for (unsigned char c : a) std::fprintf(stderr, (c >= 0x20 && c < 0x7f && c != '"') ? "%c" : "\\x%02x", c);
+  for (unsigned char c : a)
+    std::fprintf(stderr, (c >= 0x20 && c < 0x7f && c != '"') ? "%c" : "\\x%02x", c);
   std::fprintf(stderr, "\"\n  b (%zu bytes) = \"", b.size());
-  for (unsigned char c : b) std::fprintf(stderr, (c >= 0x20 && c < 0x7f && c != '"') ? "%c" : "\\x%02x", c);
+  for (unsigned char c : b)
+    std::fprintf(stderr, (c >= 0x20 && c < 0x7f && c != '"') ? "%c" : "\\x%02x", c);
   std::fprintf(stderr, "\"\n");
   std::abort();
 }
@@ -62,7 +64,8 @@ std::vector<std::string_view> RawComponents(std::string_view path) {
 
 // Reference model of SplitPath's accept/reject decision.
 bool SplitOk(std::string_view path) {
-  if (path.empty() || path[0] != '/' || HasNul(path) || path.size() > meta::kMaxPathLength) return false;
+  if (path.empty() || path[0] != '/' || HasNul(path) || path.size() > meta::kMaxPathLength)
+    return false;
   auto comps = RawComponents(path);
   if (comps.size() > meta::kMaxPathDepth) return false;
   for (auto c : comps) {
@@ -98,15 +101,18 @@ std::string RefNormalize(std::string_view cwd, std::string_view path) {
 
 void FuzzValidateName(std::string_view n) {
   absl::Status s = meta::ValidateName(n);
-  Check(s.ok() == NameOk(n), "ValidateName accepts exactly 1..255 bytes without '/', NUL, '.', '..'", n);
+  Check(s.ok() == NameOk(n),
+        "ValidateName accepts exactly 1..255 bytes without '/', NUL, '.', '..'", n);
   if (!s.ok()) {
     Errc e = ErrcOf(s);
-    Check(e == Errc::kInvalid || e == Errc::kNameTooLong, "ValidateName error is kInvalid or kNameTooLong", n);
+    Check(e == Errc::kInvalid || e == Errc::kNameTooLong,
+          "ValidateName error is kInvalid or kNameTooLong", n);
     // Unambiguous cases get the documented code.
     if (n.size() > meta::kMaxNameLength && n.find('/') == std::string_view::npos && !HasNul(n)) {
       Check(e == Errc::kNameTooLong, "a long but otherwise fine name is kNameTooLong", n);
     }
-    if (n.size() <= meta::kMaxNameLength) Check(e == Errc::kInvalid, "a short bad name is kInvalid", n);
+    if (n.size() <= meta::kMaxNameLength)
+      Check(e == Errc::kInvalid, "a short bad name is kInvalid", n);
   }
 }
 
@@ -120,7 +126,8 @@ void FuzzSplitPath(std::string_view path) {
     return;
   }
   const auto& comps = *r;
-  Check(comps == RawComponents(path), "SplitPath components are the non-empty '/'-separated parts", path);
+  Check(comps == RawComponents(path), "SplitPath components are the non-empty '/'-separated parts",
+        path);
   std::string joined;
   for (auto c : comps) {
     Check(meta::ValidateName(c).ok(), "every SplitPath component passes ValidateName", path, c);
@@ -132,8 +139,8 @@ void FuzzSplitPath(std::string_view path) {
   }
   if (joined.empty()) joined = "/";
   auto again = meta::SplitPath(joined);
-  Check(again.ok() && *again == comps, "SplitPath of the re-joined path gives the same components", path,
-        joined);
+  Check(again.ok() && *again == comps, "SplitPath of the re-joined path gives the same components",
+        path, joined);
 }
 
 void FuzzNormalize(std::string_view cwd, std::string_view path) {
@@ -148,11 +155,13 @@ void FuzzNormalize(std::string_view cwd, std::string_view path) {
     }
     return;
   }
-  Check(!path.empty() && !HasNul(path), "NormalizePath rejects an empty path and NUL bytes", cwd, path);
+  Check(!path.empty() && !HasNul(path), "NormalizePath rejects an empty path and NUL bytes", cwd,
+        path);
   const std::string& out = *r;
   Check(!out.empty() && out[0] == '/', "NormalizePath output is absolute", cwd, out);
   Check(out == "/" || out.back() != '/', "NormalizePath output has no trailing slash", cwd, out);
-  Check(out.find("//") == std::string::npos, "NormalizePath output has no repeated slash", cwd, out);
+  Check(out.find("//") == std::string::npos, "NormalizePath output has no repeated slash", cwd,
+        out);
   for (auto c : RawComponents(out)) {
     Check(c != "." && c != "..", "NormalizePath output has no '.' or '..' component", cwd, out);
   }
@@ -166,11 +175,13 @@ void FuzzNormalize(std::string_view cwd, std::string_view path) {
     }
   }
   auto twice = meta::NormalizePath("/", out);
-  Check(twice.ok() && *twice == out, "NormalizePath is idempotent", out, twice.ok() ? *twice : "error");
+  Check(twice.ok() && *twice == out, "NormalizePath is idempotent", out,
+        twice.ok() ? *twice : "error");
   // names.h: "A result always passes SplitPath" (it is what clients send).
   auto split = meta::SplitPath(out);
   if (!split.ok()) Fail("a NormalizePath result passes SplitPath", out, split.status().ToString());
-  for (auto c : *split) Check(meta::ValidateName(c).ok(), "normalized components are valid names", out, c);
+  for (auto c : *split)
+    Check(meta::ValidateName(c).ok(), "normalized components are valid names", out, c);
 }
 
 void FuzzSymlinkTarget(std::string_view t) {
@@ -179,9 +190,11 @@ void FuzzSymlinkTarget(std::string_view t) {
   Check(s.ok() == want, "ValidateSymlinkTarget accepts 1..4095 bytes without NUL", t);
   if (!s.ok()) {
     Errc e = ErrcOf(s);
-    Check(e == Errc::kInvalid || e == Errc::kNameTooLong, "symlink target error is kInvalid or kNameTooLong", t);
+    Check(e == Errc::kInvalid || e == Errc::kNameTooLong,
+          "symlink target error is kInvalid or kNameTooLong", t);
     if (t.empty()) Check(e == Errc::kInvalid, "an empty symlink target is kInvalid", t);
-    if (t.size() <= meta::kMaxSymlinkTarget) Check(e == Errc::kInvalid, "a short bad target is kInvalid", t);
+    if (t.size() <= meta::kMaxSymlinkTarget)
+      Check(e == Errc::kInvalid, "a short bad target is kInvalid", t);
     if (t.size() > meta::kMaxSymlinkTarget && !HasNul(t)) {
       Check(e == Errc::kNameTooLong, "a long target without NUL is kNameTooLong", t);
     }
@@ -197,7 +210,8 @@ void FuzzXattrName(std::string_view n) {
   }
   bool want = !n.empty() && n.size() <= meta::kMaxNameLength && !HasNul(n) && prefixed;
   absl::Status s = meta::ValidateXattrName(n);
-  Check(s.ok() == want, "ValidateXattrName accepts a known prefix + 1 or more bytes, 1..255 bytes, no NUL", n);
+  Check(s.ok() == want,
+        "ValidateXattrName accepts a known prefix + 1 or more bytes, 1..255 bytes, no NUL", n);
   if (s.ok()) return;
   // The documented codes, as Linux's setxattr returns them.
   Errc e = ErrcOf(s);

@@ -78,7 +78,7 @@ struct StatFsInfo {
 
 // Attributes to change; unset fields stay as they are.
 struct SetAttrArgs {
-  std::optional<uint32_t> mode;     // permission bits, 07777
+  std::optional<uint32_t> mode;  // permission bits, 07777
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
   std::optional<uint64_t> size;     // regular files only
@@ -136,8 +136,7 @@ class Client {
   virtual absl::Status MkdirAll(std::string_view path, uint32_t mode) = 0;
   virtual absl::Status Rmdir(std::string_view path) = 0;
   // Every entry of the directory (all pages), in name order.
-  virtual absl::StatusOr<std::vector<DirEntry>> ReadDir(std::string_view path,
-                                                        bool with_attrs) = 0;
+  virtual absl::StatusOr<std::vector<DirEntry>> ReadDir(std::string_view path, bool with_attrs) = 0;
   // One page: entries with names after `cursor` ("" = from the start), at
   // most `limit` (0 = the server's default and cap).
   virtual absl::StatusOr<DirPage> ReadDirPage(std::string_view path, std::string_view cursor,

@@ -101,9 +101,10 @@ void AddMeta(CLI::App& app, Registry& registry) {
       ->capture_default_str();
   cmd->add_option("--ready-file", args->ready_file,
                   "Once serving, write {\"grpc\":..,\"http\":..,\"pid\":..} here (atomically)");
-  cmd->footer("Prints 'cairn meta: serving grpc=HOST:PORT http=HOST:PORT' once ready.\n"
-              "SIGTERM/SIGINT stop it gracefully: in-flight requests finish, the store is "
-              "synced, exit 0.\n");
+  cmd->footer(
+      "Prints 'cairn meta: serving grpc=HOST:PORT http=HOST:PORT' once ready.\n"
+      "SIGTERM/SIGINT stop it gracefully: in-flight requests finish, the store is "
+      "synced, exit 0.\n");
   registry.Add(cmd, [args] { return RunMeta(*args); });
 }
 

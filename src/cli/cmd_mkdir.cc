@@ -23,7 +23,8 @@ int RunMkdir(const MkdirArgs& args) {
       rc = Report(arg, path.status());
       continue;
     }
-    absl::Status s = args.parents ? client->MkdirAll(*path, *mode) : client->Mkdir(*path, *mode).status();
+    absl::Status s =
+        args.parents ? client->MkdirAll(*path, *mode) : client->Mkdir(*path, *mode).status();
     if (!s.ok()) rc = Report(*path, s, &args.client);
   }
   return rc;

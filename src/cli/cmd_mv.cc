@@ -43,8 +43,8 @@ int RunMv(const MvArgs& args) {
 
 void AddMv(CLI::App& app, Registry& registry) {
   auto args = std::make_shared<MvArgs>();
-  CLI::App* cmd = app.add_subcommand(
-      "mv", "Rename SRC to DST, or move it into DST when DST is a directory");
+  CLI::App* cmd =
+      app.add_subcommand("mv", "Rename SRC to DST, or move it into DST when DST is a directory");
   cmd->add_flag("-n,--no-clobber", args->no_clobber, "Fail instead of replacing an existing DST");
   cmd->add_option("SRC", args->src, "Path to move")->required();
   cmd->add_option("DST", args->dst, "New path, or an existing directory to move SRC into")

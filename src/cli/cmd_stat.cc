@@ -53,9 +53,12 @@ int RunStat(const StatArgs& args) {
   if (args.json) {
     // One path: a single object; several: an array of them.
     if (args.paths.size() == 1) {
-      if (!all.empty()) std::printf("%s\n", all[0].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      if (!all.empty())
+        std::printf("%s\n",
+                    all[0].dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
-      std::printf("%s\n", all.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      std::printf("%s\n",
+                  all.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     }
   }
   return rc;
@@ -66,8 +69,7 @@ int RunStat(const StatArgs& args) {
 void AddStat(CLI::App& app, Registry& registry) {
   auto args = std::make_shared<StatArgs>();
   CLI::App* cmd = app.add_subcommand("stat", "Show attributes (symlinks are not followed)");
-  cmd->add_flag("--json", args->json,
-                "Print JSON: one object for one path, an array for several");
+  cmd->add_flag("--json", args->json, "Print JSON: one object for one path, an array for several");
   cmd->add_option("PATH", args->paths, "Paths to show")->required();
   AddClientFlags(cmd, &args->client);
   registry.Add(cmd, [args] { return RunStat(*args); });

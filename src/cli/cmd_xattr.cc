@@ -82,9 +82,8 @@ void AddXattr(CLI::App& app, Registry& registry) {
   cmd = Sub(xattr, "rm", "Remove an attribute", rm.get());
   cmd->add_option("NAME", rm->name, "Attribute name")->required();
   registry.Add(cmd, [rm] {
-    return WithClient(*rm, [&](Client& c, const std::string& path) {
-      return c.RemoveXattr(path, rm->name);
-    });
+    return WithClient(
+        *rm, [&](Client& c, const std::string& path) { return c.RemoveXattr(path, rm->name); });
   });
 }
 

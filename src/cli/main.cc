@@ -11,15 +11,17 @@ int main(int argc, char** argv) {
   // deadlock detection: a global graph update on every lock, paid by gRPC
   // and the stores on each request. Tests keep it; the binary does not.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  CLI::App app{"Cairn: a distributed file system.\n\n"
-               "Client commands talk to a metadata server given by --meta HOST:PORT\n"
-               "(or the CAIRN_META environment variable; default 127.0.0.1:9400).\n"
-               "Paths are absolute; relative ones are taken from '/'.",
-               "cairn"};
+  CLI::App app{
+      "Cairn: a distributed file system.\n\n"
+      "Client commands talk to a metadata server given by --meta HOST:PORT\n"
+      "(or the CAIRN_META environment variable; default 127.0.0.1:9400).\n"
+      "Paths are absolute; relative ones are taken from '/'.",
+      "cairn"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every command");
-  app.footer("Run 'cairn COMMAND --help' for a command's options.\n"
-             "Exit status: 0 success, 1 an operation failed, 2 bad usage.");
+  app.footer(
+      "Run 'cairn COMMAND --help' for a command's options.\n"
+      "Exit status: 0 success, 1 an operation failed, 2 bad usage.");
 
   Registry registry;
   AddMeta(app, registry);

@@ -23,10 +23,14 @@ using client::SplitParent;
 
 FileType FromProto(proto::FileType t) {
   switch (t) {
-    case proto::FILE_TYPE_REGULAR: return FileType::kRegular;
-    case proto::FILE_TYPE_DIRECTORY: return FileType::kDirectory;
-    case proto::FILE_TYPE_SYMLINK: return FileType::kSymlink;
-    default: return FileType::kUnknown;
+    case proto::FILE_TYPE_REGULAR:
+      return FileType::kRegular;
+    case proto::FILE_TYPE_DIRECTORY:
+      return FileType::kDirectory;
+    case proto::FILE_TYPE_SYMLINK:
+      return FileType::kSymlink;
+    default:
+      return FileType::kUnknown;
   }
 }
 
@@ -391,10 +395,14 @@ class MetaClient final : public Client {
 
 std::string_view FileTypeName(FileType type) {
   switch (type) {
-    case FileType::kRegular: return "file";
-    case FileType::kDirectory: return "dir";
-    case FileType::kSymlink: return "symlink";
-    default: return "unknown";
+    case FileType::kRegular:
+      return "file";
+    case FileType::kDirectory:
+      return "dir";
+    case FileType::kSymlink:
+      return "symlink";
+    default:
+      return "unknown";
   }
 }
 

@@ -86,7 +86,8 @@ absl::StatusOr<std::unique_ptr<ClusterManager>> ClusterManager::Open(store::KvSt
           Node node;
           if (!node.record.ParseFromString(kv.value)) return Corrupt("node record does not parse");
           NodeId id(node.record.info().id());
-          if (!id.valid() || keys::Node(id) != kv.key) return Corrupt("node record id/key mismatch");
+          if (!id.valid() || keys::Node(id) != kv.key)
+            return Corrupt("node record id/key mismatch");
           if (id.value() >= out.state.next_node_id) return Corrupt("node id >= next_node");
           out.state.nodes.emplace(id, std::move(node));
         }
@@ -130,7 +131,8 @@ void ClusterManager::Start() {
   thread_ = std::thread([this, stop = stop_.get()] {
     while (!stop->WaitForNotificationWithTimeout(options_.tick_interval)) {
       absl::Status s = Tick();
-      if (!s.ok()) spdlog::error("msg=\"cluster failure detection failed\" error=\"{}\"", s.ToString());
+      if (!s.ok())
+        spdlog::error("msg=\"cluster failure detection failed\" error=\"{}\"", s.ToString());
     }
   });
 }
@@ -147,8 +149,8 @@ std::vector<PlacementNode> ClusterManager::PlacementNodes(const State& state) co
   std::vector<PlacementNode> out;
   for (const auto& [id, node] : state.nodes) {
     const proto::NodeInfo& info = node.record.info();
-    out.push_back(PlacementNode{id, info.zone(), info.state() == proto::NODE_UP,
-                                info.capacity_bytes()});
+    out.push_back(
+        PlacementNode{id, info.zone(), info.state() == proto::NODE_UP, info.capacity_bytes()});
   }
   return out;
 }
@@ -171,11 +173,12 @@ void ClusterManager::MarkUp(State& next, NodeId node) const {
   // remembering chains it left) starts with a balanced one once enough
   // nodes are up.
   bool never_placed = preferred.empty() && std::all_of(next.chains.begin(), next.chains.end(),
-                                  [](const Chain& c) { return c.empty(); });
+                                                       [](const Chain& c) { return c.empty(); });
   for (const auto& [id, n] : next.nodes) never_placed = never_placed && n.record.left_pgs().empty();
   std::vector<PlacementNode> nodes = PlacementNodes(next);
   if (never_placed) {
-    size_t up = std::count_if(nodes.begin(), nodes.end(), [](const PlacementNode& n) { return n.up; });
+    size_t up =
+        std::count_if(nodes.begin(), nodes.end(), [](const PlacementNode& n) { return n.up; });
     if (up >= options_.bootstrap_nodes) next.chains = ComputeChains(nodes, pg_count_, replicas_);
     return;
   }
@@ -217,8 +220,8 @@ absl::StatusOr<NodeId> ClusterManager::Register(const RegisterInfo& info) {
   for (const auto& [id, node] : state_.nodes) {
     if (id != info.node_id && node.record.info().state() == proto::NODE_UP &&
         node.record.info().data_address() == info.data_address) {
-      return Error(Errc::kExists, "data address " + info.data_address +
-                                      " belongs to node " + id.ToString() + ", which is up");
+      return Error(Errc::kExists, "data address " + info.data_address + " belongs to node " +
+                                      id.ToString() + ", which is up");
     }
   }
   State next = state_;
@@ -296,8 +299,9 @@ absl::StatusOr<uint64_t> ClusterManager::ReportNodeFailure(NodeId node, std::str
   if (it->second.record.info().state() != proto::NODE_UP) return state_.epoch;
   const int64_t silent_ns = clock_->NowNanos() - it->second.last_heartbeat_ns;
   if (silent_ns <= absl::ToInt64Nanoseconds(options_.report_grace)) {
-    spdlog::info("msg=\"node failure reported, node heartbeats\" node={} silent_ms={} reason=\"{}\"",
-                 node.value(), silent_ns / 1'000'000, reason);
+    spdlog::info(
+        "msg=\"node failure reported, node heartbeats\" node={} silent_ms={} reason=\"{}\"",
+        node.value(), silent_ns / 1'000'000, reason);
     return state_.epoch;
   }
   State next = state_;

@@ -100,8 +100,7 @@ class ClusterManager {
  public:
   // Loads the stored registry and map, or creates an empty map (epoch 1)
   // in an empty store. Nodes stored UP count as heartbeating at Open.
-  static absl::StatusOr<std::unique_ptr<ClusterManager>> Open(store::KvStore* store,
-                                                              Clock* clock,
+  static absl::StatusOr<std::unique_ptr<ClusterManager>> Open(store::KvStore* store, Clock* clock,
                                                               ClusterOptions options = {});
   ~ClusterManager();  // Stop()s
 
@@ -147,10 +146,10 @@ class ClusterManager {
 
  private:
   struct Node {
-    proto::NodeRecord record;        // what is stored (info without heartbeat fields)
-    int64_t last_heartbeat_ns = 0;   // meta's clock
-    int64_t heartbeats = 0;          // received since meta started
-    proto::NodeInfo live;            // heartbeat fields
+    proto::NodeRecord record;       // what is stored (info without heartbeat fields)
+    int64_t last_heartbeat_ns = 0;  // meta's clock
+    int64_t heartbeats = 0;         // received since meta started
+    proto::NodeInfo live;           // heartbeat fields
   };
   struct State {
     uint64_t epoch = 0;

@@ -5,16 +5,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cluster/validate.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
-#include "cluster/validate.h"
 #include "service/grpc_status.h"
 
 namespace cairn::cluster {
 
 std::string_view ClusterService::OpName(Op op) {
-  static constexpr std::string_view kNames[kOpCount] = {
-      "Register", "Heartbeat", "GetClusterMap", "ReportBadChunk", "ReportNodeFailure"};
+  static constexpr std::string_view kNames[kOpCount] = {"Register", "Heartbeat", "GetClusterMap",
+                                                        "ReportBadChunk", "ReportNodeFailure"};
   return kNames[op];
 }
 
@@ -110,8 +110,8 @@ ClusterService::Reactor* ClusterService::ReportBadChunk(Ctx* ctx,
       return NotFound("node " + std::to_string(req->node_id()) + " is not registered");
     }
     bad_chunks_->Increment();
-    spdlog::warn("msg=\"bad chunk copy reported\" chunk={} node={} reason=\"{}\"",
-                 chunk.ToString(), req->node_id(), req->reason());
+    spdlog::warn("msg=\"bad chunk copy reported\" chunk={} node={} reason=\"{}\"", chunk.ToString(),
+                 req->node_id(), req->reason());
     reply->set_epoch(manager_->epoch());
     return absl::OkStatus();
   });

@@ -42,7 +42,7 @@ class ClusterServiceTest : public ::testing::Test {
 
   template <typename Req, typename Reply>
   absl::Status Call(grpc::Status (proto::Cluster::Stub::*method)(grpc::ClientContext*, const Req&,
-                                                                  Reply*),
+                                                                 Reply*),
                     const Req& req, Reply* reply) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));

@@ -62,10 +62,9 @@ std::vector<Chain> ComputeChains(const std::vector<PlacementNode>& nodes, uint32
       std::tuple<bool, double, double, uint64_t, uint64_t> best_key;
       for (size_t i = 0; i < up.size(); ++i) {
         if (in_chain[i]) continue;
-        auto key = std::make_tuple(zoned && zones.count(up[i].zone) > 0,
-                                   pos == 0 ? (heads[i] + 1) / weight[i] : 0.0,
-                                   (members[i] + 1) / weight[i],
-                                   Mix(Mix(pg) ^ up[i].id.value()), up[i].id.value());
+        auto key = std::make_tuple(
+            zoned && zones.count(up[i].zone) > 0, pos == 0 ? (heads[i] + 1) / weight[i] : 0.0,
+            (members[i] + 1) / weight[i], Mix(Mix(pg) ^ up[i].id.value()), up[i].id.value());
         if (best == up.size() || key < best_key) {
           best = i;
           best_key = key;

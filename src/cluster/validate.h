@@ -14,7 +14,7 @@
 
 namespace cairn::cluster {
 
-inline constexpr size_t kMaxHostLength = 253;   // a DNS name
+inline constexpr size_t kMaxHostLength = 253;  // a DNS name
 inline constexpr size_t kMaxZoneLength = 64;
 inline constexpr size_t kMaxReasonLength = 1024;
 

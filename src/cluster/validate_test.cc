@@ -7,13 +7,13 @@ namespace cairn::cluster {
 namespace {
 
 TEST(ValidateTest, HostPort) {
-  for (const char* ok : {"127.0.0.1:80", "localhost:65535", "a-b.example.com:1", "[::1]:7000",
-                         "[fe80::1]:9"}) {
+  for (const char* ok :
+       {"127.0.0.1:80", "localhost:65535", "a-b.example.com:1", "[::1]:7000", "[fe80::1]:9"}) {
     EXPECT_TRUE(CheckHostPort(ok, "f", true).ok()) << ok;
   }
-  for (const char* bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:080",
-                          "host:-1", "host:8a", "ho st:80", "-host:80", "[::1:80", "[zz]:80",
-                          "host:123456", "h\n:1", "[]:80"}) {
+  for (const char* bad :
+       {"", "host", ":80", "host:", "host:0", "host:65536", "host:080", "host:-1", "host:8a",
+        "ho st:80", "-host:80", "[::1:80", "[zz]:80", "host:123456", "h\n:1", "[]:80"}) {
     EXPECT_EQ(ErrcOf(CheckHostPort(bad, "f", true)), Errc::kInvalid) << bad;
   }
   EXPECT_TRUE(CheckHostPort("", "f", false).ok());

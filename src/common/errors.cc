@@ -58,21 +58,36 @@ const ErrcInfo& Info(Errc code) {
 // Used only for statuses that carry no payload (from libraries).
 Errc FromCanonical(absl::StatusCode code) {
   switch (code) {
-    case absl::StatusCode::kOk: return Errc::kOk;
-    case absl::StatusCode::kNotFound: return Errc::kNotFound;
-    case absl::StatusCode::kAlreadyExists: return Errc::kExists;
-    case absl::StatusCode::kInvalidArgument: return Errc::kInvalid;
-    case absl::StatusCode::kOutOfRange: return Errc::kRange;
-    case absl::StatusCode::kResourceExhausted: return Errc::kNoSpace;
-    case absl::StatusCode::kPermissionDenied: return Errc::kPermission;
-    case absl::StatusCode::kUnauthenticated: return Errc::kAccess;
-    case absl::StatusCode::kAborted: return Errc::kConflict;
-    case absl::StatusCode::kUnavailable: return Errc::kUnavailable;
-    case absl::StatusCode::kDeadlineExceeded: return Errc::kTimeout;
-    case absl::StatusCode::kUnimplemented: return Errc::kNotSupported;
-    case absl::StatusCode::kCancelled: return Errc::kCancelled;
-    case absl::StatusCode::kDataLoss: return Errc::kIo;
-    default: return Errc::kInternal;
+    case absl::StatusCode::kOk:
+      return Errc::kOk;
+    case absl::StatusCode::kNotFound:
+      return Errc::kNotFound;
+    case absl::StatusCode::kAlreadyExists:
+      return Errc::kExists;
+    case absl::StatusCode::kInvalidArgument:
+      return Errc::kInvalid;
+    case absl::StatusCode::kOutOfRange:
+      return Errc::kRange;
+    case absl::StatusCode::kResourceExhausted:
+      return Errc::kNoSpace;
+    case absl::StatusCode::kPermissionDenied:
+      return Errc::kPermission;
+    case absl::StatusCode::kUnauthenticated:
+      return Errc::kAccess;
+    case absl::StatusCode::kAborted:
+      return Errc::kConflict;
+    case absl::StatusCode::kUnavailable:
+      return Errc::kUnavailable;
+    case absl::StatusCode::kDeadlineExceeded:
+      return Errc::kTimeout;
+    case absl::StatusCode::kUnimplemented:
+      return Errc::kNotSupported;
+    case absl::StatusCode::kCancelled:
+      return Errc::kCancelled;
+    case absl::StatusCode::kDataLoss:
+      return Errc::kIo;
+    default:
+      return Errc::kInternal;
   }
 }
 

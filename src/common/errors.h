@@ -17,32 +17,32 @@ namespace cairn {
 // (sent between servers and clients): only ever add new values.
 enum class Errc : int {
   kOk = 0,
-  kNotFound = 1,         // ENOENT
-  kExists = 2,           // EEXIST
-  kNotDir = 3,           // ENOTDIR
-  kIsDir = 4,            // EISDIR
-  kNotEmpty = 5,         // ENOTEMPTY
-  kInvalid = 6,          // EINVAL
-  kNameTooLong = 7,      // ENAMETOOLONG
-  kLoop = 8,             // ELOOP (too many symlinks / path too deep)
-  kNoSpace = 9,          // ENOSPC
-  kNoAttr = 10,          // ENODATA: no such extended attribute
-  kRange = 11,           // ERANGE: value too large
-  kTooBig = 12,          // E2BIG: xattr value over the size limit
-  kPermission = 13,      // EPERM
-  kAccess = 14,          // EACCES
-  kBusy = 15,            // EBUSY (e.g. removing the root)
-  kTooManyLinks = 16,    // EMLINK
-  kIo = 17,              // EIO: storage failure
-  kConflict = 18,        // EAGAIN: transaction conflict, retried internally
-  kUnavailable = 19,     // EIO/ENOTCONN: a server could not be reached
-  kStaleEpoch = 20,      // ESTALE: cluster map out of date; refresh and retry
-  kInternal = 21,        // EIO: a bug or corrupt record
-  kNotSupported = 22,    // EOPNOTSUPP
-  kTimeout = 23,         // ETIMEDOUT
-  kBadFd = 24,           // EBADF
-  kCorrupt = 25,         // EIO: checksum mismatch
-  kCancelled = 26,       // EINTR
+  kNotFound = 1,       // ENOENT
+  kExists = 2,         // EEXIST
+  kNotDir = 3,         // ENOTDIR
+  kIsDir = 4,          // EISDIR
+  kNotEmpty = 5,       // ENOTEMPTY
+  kInvalid = 6,        // EINVAL
+  kNameTooLong = 7,    // ENAMETOOLONG
+  kLoop = 8,           // ELOOP (too many symlinks / path too deep)
+  kNoSpace = 9,        // ENOSPC
+  kNoAttr = 10,        // ENODATA: no such extended attribute
+  kRange = 11,         // ERANGE: value too large
+  kTooBig = 12,        // E2BIG: xattr value over the size limit
+  kPermission = 13,    // EPERM
+  kAccess = 14,        // EACCES
+  kBusy = 15,          // EBUSY (e.g. removing the root)
+  kTooManyLinks = 16,  // EMLINK
+  kIo = 17,            // EIO: storage failure
+  kConflict = 18,      // EAGAIN: transaction conflict, retried internally
+  kUnavailable = 19,   // EIO/ENOTCONN: a server could not be reached
+  kStaleEpoch = 20,    // ESTALE: cluster map out of date; refresh and retry
+  kInternal = 21,      // EIO: a bug or corrupt record
+  kNotSupported = 22,  // EOPNOTSUPP
+  kTimeout = 23,       // ETIMEDOUT
+  kBadFd = 24,         // EBADF
+  kCorrupt = 25,       // EIO: checksum mismatch
+  kCancelled = 26,     // EINTR
 };
 
 // Builds a status with the given precise code and message.

@@ -29,11 +29,16 @@ std::chrono::nanoseconds ToChrono(absl::Duration d) { return absl::ToChronoNanos
 
 std::string ReasonBody(int status) {
   switch (status) {
-    case 400: return "bad request\n";
-    case 404: return "not found\n";
-    case 413: return "request body too large\n";
-    case 431: return "request header too large\n";
-    default: return "error\n";
+    case 400:
+      return "bad request\n";
+    case 404:
+      return "not found\n";
+    case 413:
+      return "request body too large\n";
+    case 431:
+      return "request header too large\n";
+    default:
+      return "error\n";
   }
 }
 
@@ -130,10 +135,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // A response to HEAD carries a Content-Length but no body.
     if (header_only) {
       auto sr = std::make_shared<bhttp::response_serializer<bhttp::string_body>>(*res);
-      bhttp::async_write_header(stream_, *sr,
-                                [self, res, sr, close](beast::error_code ec, size_t) {
-                                  self->OnWrite(close, ec);
-                                });
+      bhttp::async_write_header(stream_, *sr, [self, res, sr, close](beast::error_code ec, size_t) {
+        self->OnWrite(close, ec);
+      });
       return;
     }
     bhttp::async_write(stream_, *res, [self, res, close](beast::error_code ec, size_t) {
@@ -171,7 +175,9 @@ class HttpServer::Impl {
 
   ~Impl() { Stop(); }
 
-  void Handle(std::string path, Handler handler) { handlers_[std::move(path)] = std::move(handler); }
+  void Handle(std::string path, Handler handler) {
+    handlers_[std::move(path)] = std::move(handler);
+  }
 
   absl::Status Start() {
     beast::error_code ec;
@@ -184,9 +190,8 @@ class HttpServer::Impl {
     if (!ec) acceptor_.bind(endpoint, ec);
     if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      return Error(Errc::kUnavailable,
-                   "http: cannot listen on " + options_.host + ":" +
-                       std::to_string(options_.port) + ": " + ec.message());
+      return Error(Errc::kUnavailable, "http: cannot listen on " + options_.host + ":" +
+                                           std::to_string(options_.port) + ": " + ec.message());
     }
     bound_ = acceptor_.local_endpoint(ec);
     port_.store(bound_.port());

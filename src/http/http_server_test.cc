@@ -107,7 +107,8 @@ TEST_F(HttpServerTest, KeepAliveServesSeveralRequests) {
   std::string last = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
   std::string r = Exchange(server_->port(), one + one + last);
   size_t count = 0;
-  for (size_t p = r.find("HTTP/1.1 200"); p != std::string::npos; p = r.find("HTTP/1.1 200", p + 1)) {
+  for (size_t p = r.find("HTTP/1.1 200"); p != std::string::npos;
+       p = r.find("HTTP/1.1 200", p + 1)) {
     ++count;
   }
   EXPECT_EQ(count, 3u) << r;
@@ -121,23 +122,23 @@ TEST_F(HttpServerTest, UnknownPathIs404) {
 TEST_F(HttpServerTest, GarbageIs400) {
   EXPECT_EQ(StatusOf(Exchange(server_->port(), "GARBAGE\r\n\r\n")), 400);
   EXPECT_EQ(StatusOf(Exchange(server_->port(), "GET /healthz HTTP/9.9\r\n\r\n")), 400);
-  EXPECT_EQ(StatusOf(Exchange(server_->port(),
-                              "POST /echo HTTP/1.1\r\nContent-Length: abc\r\n\r\n")),
-            400);
+  EXPECT_EQ(
+      StatusOf(Exchange(server_->port(), "POST /echo HTTP/1.1\r\nContent-Length: abc\r\n\r\n")),
+      400);
   EXPECT_EQ(calls_.load(), 0);
 }
 
 TEST_F(HttpServerTest, OversizedBodyIs413AndNeverReachesTheHandler) {
-  std::string r = Exchange(server_->port(),
-                           "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
-                               std::string(100000, 'x'));
+  std::string r =
+      Exchange(server_->port(), "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" +
+                                    std::string(100000, 'x'));
   EXPECT_EQ(StatusOf(r), 413) << r.substr(0, 100);
   EXPECT_EQ(calls_.load(), 0);
 }
 
 TEST_F(HttpServerTest, OversizedHeaderIs431) {
-  std::string r = Exchange(server_->port(), "GET /healthz HTTP/1.1\r\nX-Big: " +
-                                                std::string(10000, 'a') + "\r\n\r\n");
+  std::string r = Exchange(
+      server_->port(), "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(10000, 'a') + "\r\n\r\n");
   EXPECT_EQ(StatusOf(r), 431) << r.substr(0, 100);
 }
 

@@ -34,8 +34,8 @@ std::string CounterBegin(std::string_view name);
 std::string CounterEnd(std::string_view name);
 
 // Known system keys.
-inline constexpr std::string_view kFormatVersion = "format";    // value: decimal version
-inline constexpr std::string_view kNextInode = "next_inode";    // value: uint64 BE
+inline constexpr std::string_view kFormatVersion = "format";  // value: decimal version
+inline constexpr std::string_view kNextInode = "next_inode";  // value: uint64 BE
 
 // Cluster keys (src/cluster, docs/cluster.md). These prefix bytes are
 // registered here with the ones above but are not (yet) values of
@@ -50,8 +50,8 @@ std::string NodeBegin();
 std::string NodeEnd();
 std::string Cluster(std::string_view name);
 // Known cluster record names.
-inline constexpr std::string_view kClusterMap = "map";       // value: proto::ClusterMap, no nodes
-inline constexpr std::string_view kNextNodeId = "next_node"; // value: uint64 BE
+inline constexpr std::string_view kClusterMap = "map";        // value: proto::ClusterMap, no nodes
+inline constexpr std::string_view kNextNodeId = "next_node";  // value: uint64 BE
 
 std::string EncodeU64(uint64_t v);
 // Fails unless `bytes` is exactly 8 bytes.

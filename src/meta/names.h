@@ -11,10 +11,10 @@
 
 namespace cairn::meta {
 
-inline constexpr size_t kMaxNameLength = 255;    // bytes, as NAME_MAX
-inline constexpr size_t kMaxPathLength = 4096;   // bytes, as PATH_MAX
-inline constexpr size_t kMaxPathDepth = 1024;    // components in one path
-inline constexpr int kMaxSymlinkFollows = 40;    // as Linux's ELOOP limit
+inline constexpr size_t kMaxNameLength = 255;   // bytes, as NAME_MAX
+inline constexpr size_t kMaxPathLength = 4096;  // bytes, as PATH_MAX
+inline constexpr size_t kMaxPathDepth = 1024;   // components in one path
+inline constexpr int kMaxSymlinkFollows = 40;   // as Linux's ELOOP limit
 inline constexpr size_t kMaxSymlinkTarget = 4095;
 
 // A directory entry name: 1..255 bytes, no '/', no NUL, not "." or "..".

@@ -53,7 +53,7 @@ struct Caller {
 };
 
 struct SetAttrArgs {
-  std::optional<uint32_t> mode;     // permission bits, 07777
+  std::optional<uint32_t> mode;  // permission bits, 07777
   std::optional<uint32_t> uid;
   std::optional<uint32_t> gid;
   std::optional<uint64_t> size;     // regular files only (EISDIR / EINVAL otherwise)
@@ -83,7 +83,7 @@ struct ReaddirPage {
 
 struct StatfsInfo {
   uint64_t total_bytes = 0, free_bytes = 0, avail_bytes = 0;
-  uint64_t files = 0;       // inodes in use
+  uint64_t files = 0;  // inodes in use
   uint64_t files_free = 0;
   uint32_t name_max = 255;
   uint32_t block_size = 4096;
@@ -123,8 +123,8 @@ class Namespace {
   // Creates a regular file. When it exists: kExists if `exclusive`, else
   // returns the existing file (kIsDir if it is a directory, kExists if it
   // is a symlink: the last component is not followed).
-  absl::StatusOr<proto::InodeRecord> Create(const Ref& parent, std::string_view name,
-                                            uint32_t mode, bool exclusive, const Caller& caller);
+  absl::StatusOr<proto::InodeRecord> Create(const Ref& parent, std::string_view name, uint32_t mode,
+                                            bool exclusive, const Caller& caller);
   absl::Status Unlink(const Ref& parent, std::string_view name);
   absl::Status Rename(const Ref& src_parent, std::string_view src_name, const Ref& dst_parent,
                       std::string_view dst_name, uint32_t flags);

@@ -315,7 +315,7 @@ TEST_P(NamespaceTest, TransactionsStaySmall) {
   EXPECT_EQ(counting.counts.gets, 2);  // entry, child
   counting.counts = {};
   ASSERT_TRUE((*ns)->Unlink(R(*d), "f").ok());
-  EXPECT_EQ(counting.counts.gets, 4);  // parent, entry, child, counter shard
+  EXPECT_EQ(counting.counts.gets, 4);   // parent, entry, child, counter shard
   EXPECT_EQ(counting.counts.scans, 0);  // no xattrs: no scan
   counting.counts = {};
   ASSERT_TRUE((*ns)->Readdir(R(*d), "", 100, false).ok());

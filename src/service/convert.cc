@@ -36,8 +36,8 @@ absl::StatusOr<meta::Ref> RefFromProto(const proto::Ref& ref, bool present,
 absl::Status CheckName(std::string_view name, std::string_view field) {
   if (name.empty()) return Invalid("empty " + Field(field));
   if (name.size() > meta::kMaxNameLength) {
-    return Error(Errc::kNameTooLong, Field(field) + " longer than " +
-                                         std::to_string(meta::kMaxNameLength) + " bytes");
+    return Error(Errc::kNameTooLong,
+                 Field(field) + " longer than " + std::to_string(meta::kMaxNameLength) + " bytes");
   }
   return absl::OkStatus();
 }
@@ -64,8 +64,8 @@ absl::Status CheckXattrName(std::string_view name) {
 
 absl::Status CheckXattrValue(std::string_view value) {
   if (value.size() > meta::kMaxXattrValue) {
-    return Error(Errc::kTooBig, "xattr value larger than " +
-                                    std::to_string(meta::kMaxXattrValue) + " bytes");
+    return Error(Errc::kTooBig,
+                 "xattr value larger than " + std::to_string(meta::kMaxXattrValue) + " bytes");
   }
   return absl::OkStatus();
 }

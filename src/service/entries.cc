@@ -23,9 +23,8 @@ MetaService::Reactor* MetaService::Mkdir(Ctx* ctx, const proto::MkdirRequest* re
     ASSIGN_OR_RETURN(meta::Ref parent, RefFromProto(req->parent(), req->has_parent(), "parent"));
     RETURN_IF_ERROR(CheckName(req->name(), "name"));
     RETURN_IF_ERROR(CheckMode(req->mode()));
-    ASSIGN_OR_RETURN(proto::InodeRecord rec,
-                     ns_->Mkdir(parent, req->name(), req->mode(),
-                                meta::Caller{req->uid(), req->gid()}));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->Mkdir(parent, req->name(), req->mode(),
+                                                        meta::Caller{req->uid(), req->gid()}));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });
@@ -96,9 +95,8 @@ MetaService::Reactor* MetaService::Symlink(Ctx* ctx, const proto::SymlinkRequest
     ASSIGN_OR_RETURN(meta::Ref parent, RefFromProto(req->parent(), req->has_parent(), "parent"));
     RETURN_IF_ERROR(CheckName(req->name(), "name"));
     RETURN_IF_ERROR(CheckSymlinkTarget(req->target()));
-    ASSIGN_OR_RETURN(proto::InodeRecord rec,
-                     ns_->Symlink(parent, req->name(), req->target(),
-                                  meta::Caller{req->uid(), req->gid()}));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->Symlink(parent, req->name(), req->target(),
+                                                          meta::Caller{req->uid(), req->gid()}));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });

@@ -28,8 +28,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status, std::string_view errc_tr
   int value = 0;
   auto [end, ec] =
       std::from_chars(errc_trailer.data(), errc_trailer.data() + errc_trailer.size(), value);
-  if (!errc_trailer.empty() && ec == std::errc() && end == errc_trailer.data() + errc_trailer.size() &&
-      value > 0) {
+  if (!errc_trailer.empty() && ec == std::errc() &&
+      end == errc_trailer.data() + errc_trailer.size() && value > 0) {
     Errc code = ErrcFromInt(value);
     return Error(code, status.error_message());
   }

@@ -8,8 +8,8 @@
 #include <ctime>
 
 #include <grpcpp/grpcpp.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -84,8 +84,7 @@ absl::Status MetaServer::Init() {
   // Without this gRPC sets SO_REUSEPORT, and a second server on the same
   // port would silently share it instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-  builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(),
-                           &selected_port);
+  builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &selected_port);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.RegisterService(service_.get());
   grpc_server_ = builder.BuildAndStart();
@@ -130,8 +129,7 @@ absl::Status MetaServer::Shutdown() {
   shut_down_ = true;
   ready_.store(false);
   if (metrics_ != nullptr) {
-    metrics_->GetGauge("cairn_meta_ready", "1 while the metadata server accepts requests.")
-        ->Set(0);
+    metrics_->GetGauge("cairn_meta_ready", "1 while the metadata server accepts requests.")->Set(0);
   }
   const bool was_serving = grpc_server_ != nullptr && http_server_ != nullptr;
   if (grpc_server_ != nullptr) {

@@ -9,14 +9,13 @@ namespace cairn::service {
 
 std::string_view MetaService::OpName(Op op) {
   static constexpr std::string_view kNames[kOpCount] = {
-      "Lookup",   "GetAttr", "SetAttr", "Mkdir",    "Create",   "Rmdir",
-      "Unlink",   "Rename",  "Link",    "Symlink",  "Readlink", "Readdir",
-      "Statfs",   "GetXattr", "SetXattr", "ListXattr", "RemoveXattr", "Fsync"};
+      "Lookup", "GetAttr",  "SetAttr",  "Mkdir",     "Create",      "Rmdir",
+      "Unlink", "Rename",   "Link",     "Symlink",   "Readlink",    "Readdir",
+      "Statfs", "GetXattr", "SetXattr", "ListXattr", "RemoveXattr", "Fsync"};
   return kNames[op];
 }
 
-MetaService::MetaService(meta::Namespace* ns, MetricsRegistry* metrics,
-                         MetaServiceOptions options)
+MetaService::MetaService(meta::Namespace* ns, MetricsRegistry* metrics, MetaServiceOptions options)
     : ns_(ns),
       options_(options),
       errors_(metrics->CounterFamily("cairn_meta_errors_total",
@@ -24,9 +23,9 @@ MetaService::MetaService(meta::Namespace* ns, MetricsRegistry* metrics,
                                      {"op", "errc"})) {
   auto* requests = metrics->CounterFamily("cairn_meta_requests_total",
                                           "Metadata requests served, by operation.", {"op"});
-  auto* latency = metrics->HistogramFamily(
-      "cairn_meta_request_duration_seconds",
-      "Time spent serving metadata requests, by operation.", {"op"});
+  auto* latency =
+      metrics->HistogramFamily("cairn_meta_request_duration_seconds",
+                               "Time spent serving metadata requests, by operation.", {"op"});
   for (int i = 0; i < kOpCount; ++i) {
     std::string name(OpName(static_cast<Op>(i)));
     ops_[i].requests = requests->With({name});
@@ -38,8 +37,16 @@ bool MetaService::WaitsOnDisk(Op op) const {
   switch (op) {
     case kFsync:
       return true;
-    case kSetAttr: case kMkdir: case kCreate: case kRmdir: case kUnlink: case kRename:
-    case kLink: case kSymlink: case kSetXattr: case kRemoveXattr:
+    case kSetAttr:
+    case kMkdir:
+    case kCreate:
+    case kRmdir:
+    case kUnlink:
+    case kRename:
+    case kLink:
+    case kSymlink:
+    case kSetXattr:
+    case kRemoveXattr:
       return options_.changes_wait_for_sync;
     default:
       return false;

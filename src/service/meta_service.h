@@ -78,8 +78,24 @@ class MetaService final : public proto::Meta::CallbackService {
 
  private:
   enum Op {
-    kLookup, kGetAttr, kSetAttr, kMkdir, kCreate, kRmdir, kUnlink, kRename, kLink, kSymlink,
-    kReadlink, kReaddir, kStatfs, kGetXattr, kSetXattr, kListXattr, kRemoveXattr, kFsync,
+    kLookup,
+    kGetAttr,
+    kSetAttr,
+    kMkdir,
+    kCreate,
+    kRmdir,
+    kUnlink,
+    kRename,
+    kLink,
+    kSymlink,
+    kReadlink,
+    kReaddir,
+    kStatfs,
+    kGetXattr,
+    kSetXattr,
+    kListXattr,
+    kRemoveXattr,
+    kFsync,
     kOpCount
   };
   static std::string_view OpName(Op op);

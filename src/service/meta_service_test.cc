@@ -28,22 +28,26 @@
 namespace cairn::service {
 namespace {
 
-#define ASSERT_OK(expr)                                                  \
-  do {                                                                   \
-    const auto& status_ = (expr);                                             \
-    ASSERT_TRUE(status_.ok()) << #expr << ": " << StatusText(status_);   \
+#define ASSERT_OK(expr)                                                \
+  do {                                                                 \
+    const auto& status_ = (expr);                                      \
+    ASSERT_TRUE(status_.ok()) << #expr << ": " << StatusText(status_); \
   } while (0)
-#define EXPECT_ERRC(expr, code)                                                      \
-  do {                                                                               \
-    const auto& status_ = (expr);                                                         \
+#define EXPECT_ERRC(expr, code)                                                            \
+  do {                                                                                     \
+    const auto& status_ = (expr);                                                          \
     EXPECT_EQ(ErrcOf(StatusOfAny(status_)), code) << #expr << ": " << StatusText(status_); \
   } while (0)
 
 const absl::Status& StatusOfAny(const absl::Status& s) { return s; }
 template <typename T>
-const absl::Status& StatusOfAny(const absl::StatusOr<T>& s) { return s.status(); }
+const absl::Status& StatusOfAny(const absl::StatusOr<T>& s) {
+  return s.status();
+}
 template <typename S>
-std::string StatusText(const S& s) { return StatusOfAny(s).ToString(); }
+std::string StatusText(const S& s) {
+  return StatusOfAny(s).ToString();
+}
 
 // GET http://address/target; returns "STATUS BODY".
 std::pair<int, std::string> HttpGet(const std::string& address, const std::string& target) {
@@ -559,7 +563,8 @@ TEST(MetaServerStart, RocksDbStoreKeepsDataAcrossRestarts) {
     for (int t = 0; t < 8; ++t) {
       threads.emplace_back([&, t] {
         for (int i = 0; i < 20; ++i) {
-          if (!(*c)->Create("/persist/f" + std::to_string(t * 100 + i), 0644, true).ok()) ++failures;
+          if (!(*c)->Create("/persist/f" + std::to_string(t * 100 + i), 0644, true).ok())
+            ++failures;
         }
         if (!(*c)->Fsync().ok()) ++failures;
       });

@@ -81,10 +81,17 @@ std::string EscapeLabelValue(std::string_view value) {
   out.reserve(value.size());
   for (char c : value) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '"': out += "\\\""; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -95,9 +102,14 @@ std::string EscapeHelp(std::string_view help) {
   out.reserve(help.size());
   for (char c : help) {
     switch (c) {
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      default: out += c;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -176,8 +188,8 @@ std::string MetricsRegistry::Render() const {
       case MetricType::kGauge:
         Header(out, *e.gauges, "gauge");
         e.gauges->ForEach([&](const std::vector<std::string>& labels, const Gauge& g) {
-          out += name + Labels(e.gauges->label_names(), labels) + " " +
-                 std::to_string(g.value()) + "\n";
+          out += name + Labels(e.gauges->label_names(), labels) + " " + std::to_string(g.value()) +
+                 "\n";
         });
         break;
       case MetricType::kHistogram:

@@ -45,10 +45,10 @@ TEST(Metrics, SameNameReturnsSameFamilyAndSeries) {
 TEST(Metrics, HistogramBucketsAreCumulative) {
   MetricsRegistry r;
   auto* h = r.HistogramFamily("lat_seconds", "Latency.", {"op"})->With({"Create"});
-  h->Observe(absl::Microseconds(10));   // <= 25us
-  h->Observe(absl::Microseconds(25));   // <= 25us (le is inclusive)
-  h->Observe(absl::Milliseconds(3));    // <= 5ms
-  h->Observe(absl::Seconds(60));        // +Inf
+  h->Observe(absl::Microseconds(10));  // <= 25us
+  h->Observe(absl::Microseconds(25));  // <= 25us (le is inclusive)
+  h->Observe(absl::Milliseconds(3));   // <= 5ms
+  h->Observe(absl::Seconds(60));       // +Inf
   std::string text = r.Render();
   EXPECT_NE(text.find("# TYPE lat_seconds histogram\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lat_seconds_bucket{op=\"Create\",le=\"0.000025\"} 2\n"), std::string::npos)

@@ -23,13 +23,16 @@ struct RetryOptions {
 
 inline const absl::Status& StatusOf(const absl::Status& s) { return s; }
 template <typename T>
-const absl::Status& StatusOf(const absl::StatusOr<T>& s) { return s.status(); }
+const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
 
 // Sleeps before attempt `attempt` (1-based) of a conflicted transaction.
 void BackoffForRetry(int attempt);
 
 template <typename Fn>
-auto RunTxn(KvStore& store, const RetryOptions& options, Fn&& fn) -> std::invoke_result_t<Fn, Txn&> {
+auto RunTxn(KvStore& store, const RetryOptions& options, Fn&& fn)
+    -> std::invoke_result_t<Fn, Txn&> {
   using Result = std::invoke_result_t<Fn, Txn&>;
   absl::Status last;
   for (int attempt = 1; attempt <= options.max_attempts; ++attempt) {

@@ -128,13 +128,14 @@ TEST_P(StoreTest, RunTxnCounterIsExactUnderContention) {
   for (int i = 0; i < kThreads; ++i) {
     threads.emplace_back([&] {
       for (int j = 0; j < kIncrements; ++j) {
-        absl::Status s = RunTxn(*store_, RetryOptions{.max_attempts = 10000}, [](Txn& t) -> absl::Status {
-          auto v = t.Get("counter");
-          if (!v.ok()) return v.status();
-          int n = v->has_value() ? std::stoi(**v) : 0;
-          t.Put("counter", std::to_string(n + 1));
-          return absl::OkStatus();
-        });
+        absl::Status s =
+            RunTxn(*store_, RetryOptions{.max_attempts = 10000}, [](Txn& t) -> absl::Status {
+              auto v = t.Get("counter");
+              if (!v.ok()) return v.status();
+              int n = v->has_value() ? std::stoi(**v) : 0;
+              t.Put("counter", std::to_string(n + 1));
+              return absl::OkStatus();
+            });
         if (!s.ok()) failures++;
       }
     });
