@@ -1,4 +1,5 @@
 #include "chunk/chunk_id.h"
+#include "common/hash.h"
 
 #include <random>
 
@@ -12,16 +13,6 @@ int HexValue(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// splitmix64's finalizer: a cheap, well-mixing bijection.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
 }
 
 }  // namespace
@@ -62,7 +53,7 @@ ChunkId ChunkId::Random() {
 }
 
 uint64_t ChunkId::Hash(uint64_t seed) const {
-  return Mix(Mix(hi ^ Mix(seed + 0x9e3779b97f4a7c15ULL)) ^ lo);
+  return Mix64(Mix64(hi ^ Mix64(seed + 0x9e3779b97f4a7c15ULL)) ^ lo);
 }
 
 }  // namespace cairn

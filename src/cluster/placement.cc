@@ -1,4 +1,5 @@
 #include "cluster/placement.h"
+#include "common/hash.h"
 
 #include <algorithm>
 #include <map>
@@ -7,15 +8,6 @@
 
 namespace cairn::cluster {
 namespace {
-
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  x ^= x >> 31;
-  return x;
-}
 
 bool Contains(const Chain& chain, NodeId node) {
   return std::find(chain.begin(), chain.end(), node) != chain.end();
@@ -64,7 +56,7 @@ std::vector<Chain> ComputeChains(const std::vector<PlacementNode>& nodes, uint32
         if (in_chain[i]) continue;
         auto key = std::make_tuple(
             zoned && zones.count(up[i].zone) > 0, pos == 0 ? (heads[i] + 1) / weight[i] : 0.0,
-            (members[i] + 1) / weight[i], Mix(Mix(pg) ^ up[i].id.value()), up[i].id.value());
+            (members[i] + 1) / weight[i], Mix64(Mix64(pg) ^ up[i].id.value()), up[i].id.value());
         if (best == up.size() || key < best_key) {
           best = i;
           best_key = key;
