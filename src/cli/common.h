@@ -90,6 +90,9 @@ nlohmann::json AttrJson(std::string_view name, const Attr& attr);
 // Parses an octal mode such as "755" or "0644"; kInvalid otherwise.
 absl::StatusOr<uint32_t> ParseMode(std::string_view text);
 
+// Registers every subcommand below (commands.cc).
+void AddCommands(CLI::App& app, Registry& registry);
+
 // Subcommands, one file each.
 void AddMeta(CLI::App& app, Registry& registry);
 void AddMkdir(CLI::App& app, Registry& registry);

@@ -24,19 +24,7 @@ int main(int argc, char** argv) {
       "Exit status: 0 success, 1 an operation failed, 2 bad usage.");
 
   Registry registry;
-  AddMeta(app, registry);
-  AddMkdir(app, registry);
-  AddTouch(app, registry);
-  AddLs(app, registry);
-  AddStat(app, registry);
-  AddMv(app, registry);
-  AddRm(app, registry);
-  AddRmdir(app, registry);
-  AddLn(app, registry);
-  AddReadlink(app, registry);
-  AddDf(app, registry);
-  AddXattr(app, registry);
-  AddBench(app, registry);
+  AddCommands(app, registry);
 
   try {
     app.parse(argc, argv);
