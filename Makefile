@@ -8,6 +8,7 @@ PYTHON     := /usr/bin/python3
 DATA       ?= $(CURDIR)/data
 META_ADDR  ?= 127.0.0.1:9400
 META_HTTP  ?= 127.0.0.1:9401
+CHUNK_SERVERS ?= 3
 # Seconds each fuzz target runs in `make test`.
 FUZZ_SECONDS ?= 20
 
@@ -41,7 +42,7 @@ test-asan: build-asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  CAIRN_BIN=$(CURDIR)/$(BUILD_ASAN)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
+	  CAIRN_BIG_BYTES=134217728 CAIRN_BIN=$(CURDIR)/$(BUILD_ASAN)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
 
 test-integration: build
 	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
@@ -54,8 +55,8 @@ test: test-unit test-integration test-asan test-fuzz
 
 run: build
 	@mkdir -p $(DATA)
-	@echo "starting cairn meta on $(META_ADDR) (http $(META_HTTP)), data in $(DATA)"
-	exec $(BUILD)/bin/cairn meta --store rocksdb:$(DATA)/meta --listen $(META_ADDR) --http $(META_HTTP)
+	@echo "starting cairn server: meta on $(META_ADDR) (http $(META_HTTP)) and $(CHUNK_SERVERS) chunk servers, data in $(DATA); Ctrl-C stops it"
+	exec $(BUILD)/bin/cairn server --dir $(DATA) --chunk-servers $(CHUNK_SERVERS) --listen $(META_ADDR) --http $(META_HTTP)
 
 format:
 	git ls-files '*.cc' '*.h' | xargs clang-format -i

@@ -7,7 +7,8 @@
 // 3. Order: for one parent, dirent keys sort as their names do (bytewise,
 //    as RocksDB compares), inside [DirentBegin, DirentEnd); different
 //    parents never overlap and sort by parent id. The same for xattrs and
-//    counters, and EncodeU64 preserves numeric order.
+//    counters, and EncodeU64 preserves numeric order. GC queue keys sort
+//    by (queued_ns, ino, nonce) for non-negative times; node keys by id.
 // Any violated invariant calls Fail(), which prints the parts and aborts.
 
 #include <cstddef>
@@ -29,6 +30,7 @@ namespace {
 using cairn::Errc;
 using cairn::ErrcOf;
 using cairn::InodeId;
+using cairn::NodeId;
 namespace keys = cairn::meta::keys;
 using keys::Prefix;
 
@@ -73,6 +75,12 @@ std::string Encode(const keys::DecodedKey& k) {
       return keys::System(k.name);
     case Prefix::kCounter:
       return keys::Counter(k.name, k.shard);
+    case Prefix::kGcQueue:
+      return keys::GcQueue(k.queued_ns, k.ino, k.nonce);
+    case Prefix::kNode:
+      return keys::Node(k.node);
+    case Prefix::kCluster:
+      return keys::Cluster(k.name);
   }
   Fail("Decode returned an unknown prefix", std::string(1, static_cast<char>(k.prefix)));
 }
@@ -104,10 +112,12 @@ void ExpectDecodes(std::string_view key, bool valid, Prefix p, InodeId ino, std:
   }
   if (!d.ok()) Fail(what, key, d.status().ToString());
   Check(d->prefix == p, what, key, "prefix differs");
-  if (p == Prefix::kInode || p == Prefix::kDirent || p == Prefix::kXattr) {
+  if (p == Prefix::kInode || p == Prefix::kDirent || p == Prefix::kXattr || p == Prefix::kGcQueue) {
     Check(d->ino == ino, what, key, "ino differs");
   }
-  if (p != Prefix::kInode) Check(d->name == name, what, key, d->name);
+  if (p != Prefix::kInode && p != Prefix::kGcQueue && p != Prefix::kNode) {
+    Check(d->name == name, what, key, d->name);
+  }
   if (p == Prefix::kCounter) Check(d->shard == shard, what, key, "shard differs");
 }
 
@@ -169,6 +179,34 @@ void FuzzRoundTrip(InodeId a, InodeId b, uint8_t shard, std::string_view n1, std
             "another counter's key lies outside the range", n1, n2);
     }
   }
+
+  // GC queue keys: <queued_ns:8> <ino:8> <nonce:8>; the fuzzed ids double
+  // as time and nonce. Non-negative times sort numerically, then inodes.
+  const auto t = static_cast<int64_t>(a.value() >> 1), u = static_cast<int64_t>(b.value() >> 1);
+  std::string qa = keys::GcQueue(t, a, b.value()), qb = keys::GcQueue(u, b, a.value());
+  auto qd = keys::Decode(qa);
+  if (!a.valid()) {
+    Check(!qd.ok() && ErrcOf(qd.status()) == Errc::kInvalid, "GC key with inode 0 is refused", qa);
+  } else {
+    Check(qd.ok() && qd->prefix == Prefix::kGcQueue && qd->queued_ns == t && qd->ino == a &&
+              qd->nonce == b.value(),
+          "GC queue key round trip", qa);
+    Check(InRange(qa, keys::GcQueueBegin(), keys::GcQueueEnd()), "GC key lies in its range", qa);
+  }
+  if (t != u) Check(Cmp(qa, qb) == (t < u ? -1 : 1), "GC keys sort by queue time", qa, qb);
+
+  // Node and cluster keys.
+  const NodeId na(a.value()), nb(b.value());
+  auto nd = keys::Decode(keys::Node(na));
+  Check(nd.ok() == na.valid(), "node key decodes iff its id is nonzero", keys::Node(na));
+  if (nd.ok()) Check(nd->prefix == Prefix::kNode && nd->node == na, "node key round trip", n1);
+  Check(Cmp(keys::Node(na), keys::Node(nb)) ==
+            Sign(static_cast<int>(a.value() > b.value()) - static_cast<int>(a.value() < b.value())),
+        "node keys sort by id", keys::Node(na), keys::Node(nb));
+  Check(InRange(keys::Node(na), keys::NodeBegin(), keys::NodeEnd()), "node key lies in its range",
+        keys::Node(na));
+  ExpectDecodes(keys::Cluster(n1), !n1.empty(), Prefix::kCluster, InodeId(), n1, 0,
+                "Cluster key round trip");
 
   // Keys of different kinds never collide.
   Check(ik[0] != keys::Dirent(a, n1)[0] && ik[0] != keys::Xattr(a, n1)[0] && ik[0] != ck[0] &&

@@ -12,6 +12,7 @@ PACKAGES=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   libabsl-dev librocksdb-dev libboost-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev libisal-dev
+  libedit-dev
   # tests (Debian's python, not a pyenv one)
   python3 python3-pytest
 )

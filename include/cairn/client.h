@@ -1,7 +1,9 @@
 // The Cairn client library: the one way into a Cairn file system for every
 // frontend (CLI, FUSE, S3 gateway, web UI).
 //
-// A Client talks to the metadata server over gRPC. Path-based operations
+// A Client talks to the metadata server over gRPC for metadata and to the
+// chunk servers directly (the data protocol) for file content; meta is
+// never on the data path. Path-based operations
 // take absolute paths ("/a/b"); the server resolves them, following
 // symlinks in every component but the last, so each operation is one RPC
 // (MkdirAll, RemoveAll, ReadDir and Touch may take several). Inode-level
@@ -14,7 +16,9 @@
 //
 // Thread-safety: a Client is thread-safe; share one among many threads
 // (it holds one gRPC channel, or ClientOptions::connections of them,
-// created once and reused by every call).
+// created once and reused by every call, a pool of data connections and
+// a cached cluster map). Files it opens (cairn/file.h) borrow it: close
+// them before destroying the Client.
 #pragma once
 
 #include <cstdint>
@@ -27,72 +31,13 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "cairn/cluster_info.h"
+#include "cairn/file.h"
+#include "cairn/types.h"
 #include "common/errors.h"  // Errc, ErrcOf, ToErrno
 #include "common/ids.h"     // InodeId
 
 namespace cairn {
-
-enum class FileType { kUnknown = 0, kRegular = 1, kDirectory = 2, kSymlink = 3 };
-
-// "file", "dir", "symlink" ("unknown" otherwise).
-std::string_view FileTypeName(FileType type);
-
-struct Attr {
-  InodeId ino;
-  FileType type = FileType::kUnknown;
-  uint32_t mode = 0;  // permission bits (07777)
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  uint64_t size = 0;
-  uint32_t nlink = 0;
-  int64_t atime_ns = 0;  // times: nanoseconds since the Unix epoch
-  int64_t mtime_ns = 0;
-  int64_t ctime_ns = 0;
-  int64_t crtime_ns = 0;
-  std::string symlink_target;  // symlinks only
-};
-
-struct DirEntry {
-  std::string name;
-  InodeId ino;
-  FileType type = FileType::kUnknown;
-  std::optional<Attr> attr;  // when asked for (with_attrs)
-};
-
-struct DirPage {
-  std::vector<DirEntry> entries;  // in name (byte) order
-  // Pass as `cursor` to get the next page (the last name returned).
-  std::string next_cursor;
-  bool eof = false;  // no entry after this page
-};
-
-struct StatFsInfo {
-  uint64_t total_bytes = 0;
-  uint64_t free_bytes = 0;
-  uint64_t avail_bytes = 0;
-  uint64_t files = 0;  // inodes in use
-  uint64_t files_free = 0;
-  uint32_t name_max = 0;
-  uint32_t block_size = 0;
-};
-
-// Attributes to change; unset fields stay as they are.
-struct SetAttrArgs {
-  std::optional<uint32_t> mode;  // permission bits, 07777
-  std::optional<uint32_t> uid;
-  std::optional<uint32_t> gid;
-  std::optional<uint64_t> size;     // regular files only
-  std::optional<int64_t> atime_ns;  // kTimeNow = the server's current time
-  std::optional<int64_t> mtime_ns;
-};
-inline constexpr int64_t kTimeNow = -1;
-
-// Rename flags (Linux values).
-inline constexpr uint32_t kRenameNoReplace = 1;  // fail with kExists if dst exists
-inline constexpr uint32_t kRenameExchange = 2;   // swap src and dst atomically
-// SetXattr flags (Linux values).
-inline constexpr uint32_t kXattrCreate = 1;   // fail with kExists if it exists
-inline constexpr uint32_t kXattrReplace = 2;  // fail with kNoAttr if it does not
 
 struct ClientOptions {
   // Metadata server, "HOST:PORT". Default 127.0.0.1:9400.
@@ -109,6 +54,30 @@ struct ClientOptions {
   // Owner recorded on inodes this client creates. Default 0 (root).
   uint32_t uid = 0;
   uint32_t gid = 0;
+
+  // ---- File data (cairn/file.h)
+  // Bound on one chunk read or write including every retry: failover to
+  // another replica, back-off, waiting for meta to take a failed chunk
+  // server out of its chains (a few seconds after its heartbeats stop).
+  // Past it the operation fails with kUnavailable or kTimeout. Default
+  // 60 s; shorter gives up sooner on a cluster that is repairing itself.
+  absl::Duration data_deadline = absl::Seconds(60);
+  // Chunks one File uploads at once. Each holds a chunk-sized buffer
+  // (8 MiB by default), so this bounds a writer's memory; more keeps the
+  // chains busier. Default 4 (1..64).
+  int max_chunks_in_flight = 4;
+  // Uploaded chunks a File lets wait before it commits them without a
+  // Fsync or Close (bounds the work redone after a conflict). Default 64.
+  int commit_every_chunks = 64;
+  // Chunks read ahead of a sequential reader. Default 2 (0 turns it off).
+  int readahead_chunks = 2;
+  // Threads shared by every File of the client for background chunk
+  // uploads and reads (created at the first Open). Each blocks on one
+  // chunk server request at a time. Default 32 (1..1024).
+  int data_threads = 32;
+  // Reads of at least this many bytes from one chunk are split over the
+  // replicas of its chain and fetched in parallel. Default 1 MiB.
+  uint64_t parallel_read_min = 1 << 20;
 };
 
 class Client {
@@ -167,6 +136,34 @@ class Client {
 
   // Makes every metadata change acknowledged so far durable on disk.
   virtual absl::Status Fsync() = 0;
+
+  // ---- File data
+  // Opens the regular file at `path` (flags: OpenFlags; symlinks are
+  // followed). With kOpenCreate a missing file is created with `mode`.
+  // kIsDir for a directory, kNotFound when it does not exist (without
+  // kOpenCreate), kInvalid for flags that make no sense (neither read nor
+  // write, truncate or append without write, exclusive without create).
+  virtual absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, uint32_t flags,
+                                                     uint32_t mode) = 0;
+  // Open with mode 0644.
+  absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, uint32_t flags) {
+    return Open(path, flags, 0644);
+  }
+  // Sets the whole storage policy of a directory (kNotDir for anything
+  // else), inherited by what is created below it afterwards. Fields left 0
+  // mean "the cluster default"; replicas may not exceed the cluster's
+  // (kInvalid), chunk_size is a power of two from 64 KiB to 64 MiB.
+  // Returns the policy now stored and effective.
+  virtual absl::StatusOr<PolicyInfo> SetPolicy(std::string_view path,
+                                               const StoragePolicy& policy) = 0;
+  // The stored policy of any inode (a file's has its chunk size filled in)
+  // and the effective one.
+  virtual absl::StatusOr<PolicyInfo> GetPolicy(std::string_view path) = 0;
+  // The cluster map: nodes with their state and usage, and every PG chain.
+  virtual absl::StatusOr<ClusterInfo> ClusterStatus() = 0;
+  // Every slot of the regular file at `path`, with where its chunk lives
+  // now (the chain of its PG in the current cluster map).
+  virtual absl::StatusOr<FileChunksInfo> FileChunks(std::string_view path) = 0;
 
   // ---- Inode level (FUSE)
   virtual absl::StatusOr<Attr> Lookup(InodeId parent, std::string_view name) = 0;

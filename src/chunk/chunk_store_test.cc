@@ -9,6 +9,7 @@
 #include "chunk/crc32c.h"
 #include "chunk/file_chunk_store.h"
 #include "chunk/memory_chunk_store.h"
+#include "chunk/multi_dir_chunk_store.h"
 #include "chunk/test_util.h"
 #include "common/errors.h"
 #include "gtest/gtest.h"
@@ -24,6 +25,12 @@ class ChunkStoreTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     if (GetParam() == "memory") {
       store_ = std::make_unique<MemoryChunkStore>();
+    } else if (GetParam() == "multi") {
+      MultiDirChunkStoreOptions o;
+      o.dirs = {scratch_.Sub("d0"), scratch_.Sub("d1")};
+      auto s = MultiDirChunkStore::Open(o);
+      ASSERT_TRUE(s.ok()) << s.status();
+      store_ = std::move(*s);
     } else {
       FileChunkStoreOptions o;
       o.dirs = {scratch_.Sub("d0"), scratch_.Sub("d1")};
@@ -50,7 +57,13 @@ class ChunkStoreTest : public ::testing::TestWithParam<std::string> {
       ASSERT_TRUE(mem->CorruptByteForTest(id, offset));
       return;
     }
-    auto* file = dynamic_cast<FileChunkStore*>(store_.get());
+    ChunkStore* holder = store_.get();
+    if (auto* multi = dynamic_cast<MultiDirChunkStore*>(holder)) {
+      for (size_t i = 0; i < multi->size(); ++i) {
+        if (multi->store(i)->Has(id)) holder = multi->store(i);
+      }
+    }
+    auto* file = dynamic_cast<FileChunkStore*>(holder);
     ASSERT_NE(file, nullptr);
     std::string path = file->ChunkPath(id);
     uint64_t length = store_->Lookup(id)->length;
@@ -69,7 +82,7 @@ class ChunkStoreTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<ChunkStore> store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(All, ChunkStoreTest, ::testing::Values("memory", "file"),
+INSTANTIATE_TEST_SUITE_P(All, ChunkStoreTest, ::testing::Values("memory", "file", "multi"),
                          [](const auto& info) { return info.param; });
 
 TEST_P(ChunkStoreTest, PutGetRoundTrip) {

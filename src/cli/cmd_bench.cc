@@ -1,8 +1,13 @@
 // cairn bench meta: metadata operation rates through the client library.
+// cairn bench data: file data throughput (big files) and rates (small
+// files) through the client library, optionally next to a local directory.
 #include <cstdio>
+#include <optional>
 
+#include "bench/data_bench.h"
 #include "bench/meta_bench.h"
 #include "cli/common.h"
+#include "cli/progress.h"
 
 namespace cairn::cli {
 namespace {
@@ -52,6 +57,85 @@ int RunBenchMeta(const BenchMetaArgs& args) {
   return kExitOk;
 }
 
+struct BenchDataArgs {
+  ClientFlags client;
+  std::string size = "256M";
+  int threads = 1;
+  uint64_t small_files = 1000;
+  bool json = false;
+  std::string dir = "/bench-data";
+  std::string local;
+  std::string chunk_size;  // empty: the directory's policy
+};
+
+nlohmann::json DataJson(const bench::DataBenchResult& r) {
+  return {{"write_mib_s", r.write_mib_s},
+          {"read_mib_s", r.read_mib_s},
+          {"small_write_files_s", r.small_write_files_s},
+          {"small_read_files_s", r.small_read_files_s},
+          {"seconds",
+           {{"write", r.write_seconds},
+            {"read", r.read_seconds},
+            {"small_write", r.small_write_seconds},
+            {"small_read", r.small_read_seconds}}}};
+}
+
+void PrintData(const char* where, const bench::DataBenchResult& r) {
+  std::printf(
+      "%-6s write %9.1f MiB/s   read %9.1f MiB/s   small write %8.0f files/s   "
+      "small read %8.0f files/s\n",
+      where, r.write_mib_s, r.read_mib_s, r.small_write_files_s, r.small_read_files_s);
+}
+
+int RunBenchData(const BenchDataArgs& args) {
+  auto size = ParseSize(args.size);
+  if (!size.ok() || *size == 0) return ReportMessage("bad --size '" + args.size + "'");
+  auto dir = AbsolutePath(args.dir);
+  if (!dir.ok()) return Report(args.dir, dir.status());
+  auto client = ConnectOrReport(args.client);
+  if (!client) return kExitFailure;
+  bench::DataBenchOptions options;
+  options.size = *size;
+  options.threads = args.threads;
+  options.small_files = args.small_files;
+  options.dir = *dir;
+  if (!args.chunk_size.empty()) {
+    auto chunk = ParseSize(args.chunk_size);
+    if (!chunk.ok()) return ReportMessage("bad --chunk-size '" + args.chunk_size + "'");
+    absl::Status made = client->MkdirAll(*dir, 0755);
+    if (!made.ok()) return Report(*dir, made, &args.client);
+    StoragePolicy policy;
+    policy.chunk_size = *chunk;
+    auto set = client->SetPolicy(*dir, policy);
+    if (!set.ok()) return Report(*dir, set.status(), &args.client);
+  }
+  auto result = bench::RunDataBench(*client, options);
+  if (!result.ok()) return Report("bench data", result.status(), &args.client);
+  std::optional<bench::DataBenchResult> local;
+  if (!args.local.empty()) {
+    options.dir = args.local + "/cairn-bench-data";
+    auto l = bench::RunLocalDataBench(options);
+    if (!l.ok()) return ReportMessage("bench data --local: " + std::string(l.status().message()));
+    local = *l;
+  }
+  if (args.json) {
+    nlohmann::json j = DataJson(*result);
+    j["size"] = *size;
+    j["threads"] = args.threads;
+    j["small_files"] = args.small_files;
+    j["small_size"] = options.small_size;
+    if (local) j["local"] = DataJson(*local);
+    std::printf("%s\n", j.dump().c_str());
+    return kExitOk;
+  }
+  std::printf("cairn bench data: %d x %s big files, %llu small files of 64 KiB, meta %s\n",
+              args.threads, Progress::Bytes(static_cast<double>(*size)).c_str(),
+              static_cast<unsigned long long>(args.small_files), args.client.meta.c_str());
+  PrintData("cairn", *result);
+  if (local) PrintData("local", *local);
+  return kExitOk;
+}
+
 }  // namespace
 
 void AddBench(CLI::App& app, Registry& registry) {
@@ -78,6 +162,36 @@ void AddBench(CLI::App& app, Registry& registry) {
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
   registry.Add(cmd, [args] { return RunBenchMeta(*args); });
+
+  auto data = std::make_shared<BenchDataArgs>();
+  cmd = bench->add_subcommand(
+      "data",
+      "Write then read T big files of --size each, then --small-files files of 64 KiB; print "
+      "MiB/s and files/s");
+  cmd->add_option("--size", data->size, "Bytes per big file, e.g. 1G or 256M")
+      ->capture_default_str();
+  cmd->add_option("--threads", data->threads, "Big files at once (and small-file threads)")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--small-files", data->small_files, "Number of 64 KiB files (0: none)")
+      ->check(CLI::Range(uint64_t{0}, uint64_t{10'000'000}))
+      ->capture_default_str();
+  cmd->add_flag("--json", data->json,
+                "Print one JSON object: write_mib_s, read_mib_s, small_write_files_s, "
+                "small_read_files_s (and local: {...} with --local)");
+  cmd->add_option("--dir", data->dir, "Working directory in Cairn (removed afterwards)")
+      ->capture_default_str();
+  cmd->add_option("--chunk-size", data->chunk_size,
+                  "Set this chunk size as the working directory's policy first");
+  cmd->add_option("--local", data->local,
+                  "Run the same on this local directory too (fsync per file, page cache dropped "
+                  "with posix_fadvise before reading) and report it under \"local\"");
+  AddClientFlags(cmd, &data->client);
+  cmd->add_option("--chunks-in-flight", data->client.chunks_in_flight,
+                  "Chunks each file uploads at once")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  registry.Add(cmd, [data] { return RunBenchData(*data); });
 }
 
 }  // namespace cairn::cli

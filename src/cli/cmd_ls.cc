@@ -11,7 +11,7 @@ struct LsArgs {
   ClientFlags client;
   bool long_format = false;
   bool json = false;
-  std::string path = "/";
+  std::string path = ".";
 };
 
 struct Row {

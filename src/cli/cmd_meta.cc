@@ -20,6 +20,10 @@ struct MetaArgs {
   std::string sync = "interval";
   int sync_interval_ms = 5;
   std::string ready_file;
+  uint32_t pg_count = 256;
+  uint32_t replicas = 3;
+  double down_after_s = 5;
+  uint32_t bootstrap_nodes = 1;
 };
 
 // Structured lines on stderr: time, level, then key=value pairs.
@@ -38,6 +42,10 @@ int RunMeta(const MetaArgs& args) {
   options.http_listen = args.http;
   options.sync_mode = args.sync == "always" ? store::SyncMode::kAlways : store::SyncMode::kInterval;
   options.sync_interval = absl::Milliseconds(args.sync_interval_ms);
+  options.cluster.pg_count = args.pg_count;
+  options.cluster.replicas = args.replicas;
+  options.cluster.down_after = absl::Seconds(args.down_after_s);
+  options.cluster.bootstrap_nodes = args.bootstrap_nodes;
 
   // Block the stop signals in every thread (the servers' threads inherit
   // this mask) and wait for them here.
@@ -98,6 +106,25 @@ void AddMeta(CLI::App& app, Registry& registry) {
   cmd->add_option("--sync-interval", args->sync_interval_ms,
                   "Milliseconds between group syncs with --sync interval")
       ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cmd->add_option("--pg-count", args->pg_count,
+                  "Placement groups of a new cluster (fixed once the map exists)")
+      ->check(CLI::Range(1u, 1u << 20))
+      ->capture_default_str();
+  cmd->add_option("--replicas", args->replicas,
+                  "Copies of each chunk in a new cluster (fixed once the map exists); the default "
+                  "for policies that leave replicas 0")
+      ->check(CLI::Range(1u, 16u))
+      ->capture_default_str();
+  cmd->add_option("--down-after", args->down_after_s,
+                  "Seconds without a heartbeat after which a chunk server is down and leaves its "
+                  "chains")
+      ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--bootstrap-nodes", args->bootstrap_nodes,
+                  "Chunk servers that must be up before placement groups are first assigned "
+                  "(set to the initial cluster size for an even start)")
+      ->check(CLI::Range(1u, 100000u))
       ->capture_default_str();
   cmd->add_option("--ready-file", args->ready_file,
                   "Once serving, write {\"grpc\":..,\"http\":..,\"pid\":..} here (atomically)");

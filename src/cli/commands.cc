@@ -6,6 +6,8 @@ namespace cairn::cli {
 
 void AddCommands(CLI::App& app, Registry& registry) {
   AddMeta(app, registry);
+  AddChunk(app, registry);
+  AddServer(app, registry);
   AddMkdir(app, registry);
   AddTouch(app, registry);
   AddLs(app, registry);
@@ -18,6 +20,14 @@ void AddCommands(CLI::App& app, Registry& registry) {
   AddDf(app, registry);
   AddXattr(app, registry);
   AddBench(app, registry);
+  AddPut(app, registry);
+  AddGet(app, registry);
+  AddCat(app, registry);
+  AddWrite(app, registry);
+  AddTruncate(app, registry);
+  AddPolicy(app, registry);
+  AddAdmin(app, registry);
+  AddShell(app, registry);
 }
 
 }  // namespace cairn::cli

@@ -1,5 +1,6 @@
 #include "cli/common.h"
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -29,6 +30,7 @@ std::unique_ptr<Client> ConnectOrReport(const ClientFlags& flags) {
   options.meta_address = flags.meta;
   options.timeout = absl::Seconds(flags.timeout_seconds);
   options.connections = flags.connections;
+  options.max_chunks_in_flight = flags.chunks_in_flight;
   auto client = Client::Connect(options);
   if (!client.ok()) {
     ReportMessage("meta server " + flags.meta + ": " + std::string(client.status().message()));
@@ -75,8 +77,19 @@ int ForEachPath(const ClientFlags& flags, const std::vector<std::string>& args,
   return rc;
 }
 
+namespace {
+std::string& WorkingDirectoryStorage() {
+  static std::string* dir = new std::string("/");
+  return *dir;
+}
+}  // namespace
+
+const std::string& WorkingDirectory() { return WorkingDirectoryStorage(); }
+
+void SetWorkingDirectory(std::string dir) { WorkingDirectoryStorage() = std::move(dir); }
+
 absl::StatusOr<std::string> AbsolutePath(std::string_view arg) {
-  return meta::NormalizePath("/", arg);
+  return meta::NormalizePath(WorkingDirectory(), arg);
 }
 
 std::string BaseName(std::string_view path) {
@@ -145,6 +158,37 @@ nlohmann::json AttrJson(std::string_view name, const Attr& a) {
   };
   if (a.type == FileType::kSymlink) j["target"] = a.symlink_target;
   return j;
+}
+
+absl::StatusOr<uint64_t> ParseSize(std::string_view text) {
+  const std::string bad = "bad size '" + std::string(text) + "'";
+  size_t digits = 0;
+  uint64_t value = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') {
+    uint64_t d = static_cast<uint64_t>(text[digits] - '0');
+    if (value > (UINT64_MAX - d) / 10) return Invalid(bad);
+    value = value * 10 + d;
+    ++digits;
+  }
+  if (digits == 0) return Invalid(bad);
+  std::string unit(text.substr(digits));
+  for (char& c : unit) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  int shift;
+  if (unit.empty() || unit == "b") {
+    shift = 0;
+  } else if (unit == "k" || unit == "kib" || unit == "kb") {
+    shift = 10;
+  } else if (unit == "m" || unit == "mib" || unit == "mb") {
+    shift = 20;
+  } else if (unit == "g" || unit == "gib" || unit == "gb") {
+    shift = 30;
+  } else if (unit == "t" || unit == "tib" || unit == "tb") {
+    shift = 40;
+  } else {
+    return Invalid(bad);
+  }
+  if (shift > 0 && value > (UINT64_MAX >> shift)) return Invalid(bad);
+  return value << shift;
 }
 
 absl::StatusOr<uint32_t> ParseMode(std::string_view text) {

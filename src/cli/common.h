@@ -50,6 +50,9 @@ struct ClientFlags {
   // Connections to the meta server (ClientOptions::connections). One is
   // plenty for a command doing one call at a time; `bench` takes more.
   int connections = 1;
+  // Chunks one open file uploads at once (ClientOptions::max_chunks_in_flight);
+  // `bench data` takes it as a flag.
+  int chunks_in_flight = 4;
 };
 void AddClientFlags(CLI::App* command, ClientFlags* flags);
 
@@ -64,8 +67,14 @@ int Report(std::string_view what, const absl::Status& status, const ClientFlags*
 int ReportMessage(std::string_view message);
 
 // A user-given path made absolute and normalized ("." and ".." resolved,
-// relative to "/"). Errors are typed (kInvalid, kNameTooLong).
+// relative to WorkingDirectory()). Errors are typed (kInvalid, kNameTooLong).
 absl::StatusOr<std::string> AbsolutePath(std::string_view arg);
+
+// The directory relative paths are taken from: "/" unless `cairn shell`
+// changed it (cd). Process-wide; set it only while no command runs.
+const std::string& WorkingDirectory();
+// `dir` must be absolute and normalized (an AbsolutePath result).
+void SetWorkingDirectory(std::string dir);
 
 // Connects, then runs `op` on each argument made absolute (AbsolutePath),
 // reporting every failure in the coreutils style and going on with the
@@ -87,14 +96,26 @@ std::string LongTime(int64_t ns);
 // atime_ns, target?}
 nlohmann::json AttrJson(std::string_view name, const Attr& attr);
 
+// Parses a byte count: digits with an optional unit, K/KiB, M/MiB, G/GiB,
+// T/TiB (powers of 1024, case-insensitive) or B: "65536", "64K", "8MiB".
+// kInvalid otherwise (also on overflow).
+absl::StatusOr<uint64_t> ParseSize(std::string_view text);
+
 // Parses an octal mode such as "755" or "0644"; kInvalid otherwise.
 absl::StatusOr<uint32_t> ParseMode(std::string_view text);
 
 // Registers every subcommand below (commands.cc).
 void AddCommands(CLI::App& app, Registry& registry);
 
+// Commands that `cairn shell` does not offer: the servers, and the shell
+// itself. Add a new server command here (commands with --listen or
+// --ready-file are left out anyway).
+inline constexpr std::string_view kNotInShell[] = {"meta", "chunk", "server", "shell"};
+
 // Subcommands, one file each.
 void AddMeta(CLI::App& app, Registry& registry);
+void AddChunk(CLI::App& app, Registry& registry);
+void AddServer(CLI::App& app, Registry& registry);
 void AddMkdir(CLI::App& app, Registry& registry);
 void AddTouch(CLI::App& app, Registry& registry);
 void AddLs(CLI::App& app, Registry& registry);
@@ -107,5 +128,14 @@ void AddReadlink(CLI::App& app, Registry& registry);
 void AddDf(CLI::App& app, Registry& registry);
 void AddXattr(CLI::App& app, Registry& registry);
 void AddBench(CLI::App& app, Registry& registry);
+// File data (cmd_put.cc, cmd_get.cc, cmd_cat.cc, cmd_policy.cc, cmd_admin.cc).
+void AddPut(CLI::App& app, Registry& registry);
+void AddGet(CLI::App& app, Registry& registry);
+void AddCat(CLI::App& app, Registry& registry);
+void AddPolicy(CLI::App& app, Registry& registry);
+void AddAdmin(CLI::App& app, Registry& registry);
+void AddShell(CLI::App& app, Registry& registry);
+void AddTruncate(CLI::App& app, Registry& registry);
+void AddWrite(CLI::App& app, Registry& registry);
 
 }  // namespace cairn::cli

@@ -9,47 +9,21 @@
 #include <grpcpp/grpcpp.h>
 
 #include "cairn/client.h"
+#include "client/convert.h"
+#include "client/data_context.h"
+#include "client/open_file.h"
 #include "client/paths.h"
+#include "client/rpc.h"
 #include "common/status_macros.h"
 #include "meta.grpc.pb.h"
-#include "service/grpc_status.h"
 
 namespace cairn {
 namespace {
 
+using client::FromProto;
 using client::JoinPath;
 using client::ParentAndName;
 using client::SplitParent;
-
-FileType FromProto(proto::FileType t) {
-  switch (t) {
-    case proto::FILE_TYPE_REGULAR:
-      return FileType::kRegular;
-    case proto::FILE_TYPE_DIRECTORY:
-      return FileType::kDirectory;
-    case proto::FILE_TYPE_SYMLINK:
-      return FileType::kSymlink;
-    default:
-      return FileType::kUnknown;
-  }
-}
-
-Attr FromProto(const proto::Attr& a) {
-  Attr out;
-  out.ino = InodeId(a.ino());
-  out.type = FromProto(a.type());
-  out.mode = a.mode();
-  out.uid = a.uid();
-  out.gid = a.gid();
-  out.size = a.size();
-  out.nlink = a.nlink();
-  out.atime_ns = a.atime_ns();
-  out.mtime_ns = a.mtime_ns();
-  out.ctime_ns = a.ctime_ns();
-  out.crtime_ns = a.crtime_ns();
-  out.symlink_target = a.symlink_target();
-  return out;
-}
 
 void SetPath(proto::Ref* ref, std::string_view path) { ref->set_path(std::string(path)); }
 
@@ -62,9 +36,7 @@ absl::Status RootError(Errc code, std::string_view op) {
 class MetaClient final : public Client {
  public:
   MetaClient(const ClientOptions& options, std::vector<std::shared_ptr<grpc::Channel>> channels)
-      : options_(options) {
-    for (auto& channel : channels) stubs_.push_back(proto::Meta::NewStub(channel));
-  }
+      : options_(options), rpc_(channels, options.timeout), data_(options, &rpc_) {}
 
   absl::StatusOr<Attr> Stat(std::string_view path) override {
     RETURN_IF_ERROR(client::CheckPath(path));
@@ -328,6 +300,27 @@ class MetaClient final : public Client {
     return Call(&Stub::Fsync, req, &reply);
   }
 
+  using Client::Open;
+  absl::StatusOr<std::unique_ptr<File>> Open(std::string_view path, uint32_t flags,
+                                             uint32_t mode) override {
+    return client::OpenFile(data_, path, flags, mode);
+  }
+
+  absl::StatusOr<PolicyInfo> SetPolicy(std::string_view path,
+                                       const StoragePolicy& policy) override {
+    return client::SetPolicy(data_, path, policy);
+  }
+
+  absl::StatusOr<PolicyInfo> GetPolicy(std::string_view path) override {
+    return client::GetPolicy(data_, path);
+  }
+
+  absl::StatusOr<ClusterInfo> ClusterStatus() override { return client::GetClusterStatus(data_); }
+
+  absl::StatusOr<FileChunksInfo> FileChunks(std::string_view path) override {
+    return client::GetFileChunks(data_, path);
+  }
+
   absl::StatusOr<Attr> Lookup(InodeId parent, std::string_view name) override {
     proto::LookupRequest req;
     req.mutable_parent()->set_ino(parent.value());
@@ -348,20 +341,11 @@ class MetaClient final : public Client {
  private:
   using Stub = proto::Meta::Stub;
 
-  // One unary call with the per-call deadline; the typed status comes
-  // back from the "cairn-errc" trailer (service/grpc_status.h).
+  // One unary call of the Meta service (client/rpc.h).
   template <typename Req, typename Reply>
   absl::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Reply*),
                     const Req& req, Reply* reply) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() +
-                     absl::ToChronoNanoseconds(options_.timeout));
-    Stub* stub = stubs_.size() == 1
-                     ? stubs_[0].get()
-                     : stubs_[next_.fetch_add(1, std::memory_order_relaxed) % stubs_.size()].get();
-    grpc::Status status = (stub->*method)(&ctx, req, reply);
-    if (status.ok()) return absl::OkStatus();
-    return service::FromGrpcStatus(status, ctx);
+    return rpc_.Meta(method, req, reply);
   }
 
   // Removes every entry below the directory `dir`, page by page.
@@ -386,9 +370,9 @@ class MetaClient final : public Client {
   }
 
   const ClientOptions options_;
-  // One stub per connection; calls take them in turn.
-  std::vector<std::unique_ptr<Stub>> stubs_;
-  std::atomic<uint64_t> next_{0};
+  client::Rpc rpc_;
+  // File data: map cache, data connections, threads (created on first use).
+  client::DataContext data_;
 };
 
 }  // namespace
@@ -406,6 +390,21 @@ std::string_view FileTypeName(FileType type) {
   }
 }
 
+std::string_view NodeStateName(NodeState state) {
+  switch (state) {
+    case NodeState::kUp:
+      return "up";
+    case NodeState::kDown:
+      return "down";
+    case NodeState::kOut:
+      return "out";
+    case NodeState::kDraining:
+      return "draining";
+    default:
+      return "unknown";
+  }
+}
+
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   if (options.meta_address.empty()) return Invalid("empty meta server address");
   if (options.timeout <= absl::ZeroDuration()) return Invalid("timeout must be positive");
@@ -418,6 +417,18 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   if (options.connections < 1 || options.connections > 64) {
     return Invalid("connections must be 1..64");
+  }
+  if (options.data_deadline <= absl::ZeroDuration())
+    return Invalid("data_deadline must be positive");
+  if (options.max_chunks_in_flight < 1 || options.max_chunks_in_flight > 64) {
+    return Invalid("max_chunks_in_flight must be 1..64");
+  }
+  if (options.commit_every_chunks < 1) return Invalid("commit_every_chunks must be positive");
+  if (options.readahead_chunks < 0 || options.readahead_chunks > 64) {
+    return Invalid("readahead_chunks must be 0..64");
+  }
+  if (options.data_threads < 1 || options.data_threads > 1024) {
+    return Invalid("data_threads must be 1..1024");
   }
   std::vector<std::shared_ptr<grpc::Channel>> channels;
   for (int i = 0; i < options.connections; ++i) {

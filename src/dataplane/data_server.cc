@@ -86,9 +86,13 @@ struct DataServer::Impl {
   void Done(const std::shared_ptr<Conn>& c);
   void MaybeClose(const std::shared_ptr<Conn>& c);
   void Reply(const std::shared_ptr<Conn>& c, io::OutFrame frame) {
+    if (options.on_request) Observe(frame);
     Send(c, std::move(frame));
     Done(c);
   }
+  // Reports an answered request to options.on_request.
+  void Observe(const io::OutFrame& reply) const;
+  void Drain(std::chrono::milliseconds grace);
 
   // ---- operations
   Task<void> HandleSimple(std::shared_ptr<Conn> c, FrameHeader h);
@@ -116,11 +120,15 @@ struct DataServer::Impl {
   chunk::ChunkStore* const store;
   const DataServerOptions options;
   asio::io_context io;
+  // The accept loop and the close of the listener by Shutdown() run here.
+  asio::strand<asio::io_context::executor_type> accept_strand{asio::make_strand(io)};
   tcp::acceptor acceptor;
   asio::thread_pool pool;
   std::vector<std::thread> threads;
   std::string address;
   std::atomic<uint64_t> next_request_id{1};
+  std::atomic<int64_t> inflight_total{0};  // requests read and not yet answered
+  std::atomic<bool> draining{false};       // Shutdown(): refuse new requests
 
   std::mutex mu;
   bool stopped = false;                                                             // guarded by mu
@@ -235,6 +243,7 @@ Task<void> DataServer::Impl::Writer(std::shared_ptr<Conn> c) {
 
 void DataServer::Impl::Done(const std::shared_ptr<Conn>& c) {
   --c->inflight;
+  inflight_total.fetch_sub(1, std::memory_order_relaxed);
   c->slot.cancel();
   MaybeClose(c);
 }
@@ -291,9 +300,13 @@ Task<void> DataServer::Impl::Session(std::shared_ptr<Conn> c) {
     }
     if (c->closed) break;
     ++c->inflight;
+    inflight_total.fetch_add(1, std::memory_order_relaxed);
     absl::Status refuse;
+    if (draining.load(std::memory_order_relaxed)) {
+      refuse = Error(Errc::kUnavailable, "chunk server shutting down");
+    }
     // STAT is about the server, not about data placed by the map.
-    if (options.check_epoch && h->code() != Op::kStat) {
+    if (refuse.ok() && options.check_epoch && h->code() != Op::kStat) {
       refuse = options.check_epoch(h->epoch, h->chunk_id);
     }
     std::vector<std::string> chain;
@@ -309,6 +322,7 @@ Task<void> DataServer::Impl::Session(std::shared_ptr<Conn> c) {
     if (!refuse.ok()) {
       if (!co_await Drain(c, h->payload_length())) {
         --c->inflight;
+        inflight_total.fetch_sub(1, std::memory_order_relaxed);
         break;
       }
       Reply(c, io::MakeError(*h, refuse, 0));
@@ -317,6 +331,7 @@ Task<void> DataServer::Impl::Session(std::shared_ptr<Conn> c) {
     if (h->code() == Op::kWriteChunk) {
       if (!co_await ReceiveWrite(c, *h, std::move(section), std::move(chain))) {
         --c->inflight;  // no reply: the client is gone
+        inflight_total.fetch_sub(1, std::memory_order_relaxed);
         break;
       }
     } else {
@@ -607,7 +622,7 @@ absl::StatusOr<std::unique_ptr<DataServer>> DataServer::Start(chunk::ChunkStore*
   auto impl = std::make_unique<Impl>(store, std::move(options));
   if (absl::Status s = impl->Listen(); !s.ok()) return s;
   Impl* p = impl.get();
-  asio::co_spawn(p->io, p->AcceptLoop(), asio::detached);
+  asio::co_spawn(p->accept_strand, p->AcceptLoop(), asio::detached);
   for (int i = 0; i < std::max(1, p->options.io_threads); ++i) {
     p->threads.emplace_back([p] { p->io.run(); });
   }
@@ -615,6 +630,42 @@ absl::StatusOr<std::unique_ptr<DataServer>> DataServer::Start(chunk::ChunkStore*
 }
 
 void DataServer::Stop() { impl_->StopAll(); }
+
+void DataServer::Shutdown(std::chrono::milliseconds grace) { impl_->Drain(grace); }
+
+int64_t DataServer::inflight() const {
+  return impl_->inflight_total.load(std::memory_order_relaxed);
+}
+
+void DataServer::Impl::Observe(const io::OutFrame& reply) const {
+  if (reply.prefix.size() < kHeaderSize) return;
+  const uint8_t* p = reply.prefix.data();
+  DataServerOptions::RequestDone done;
+  done.op = static_cast<Op>(p[hdr::kOp] & ~kReplyBit);
+  done.errc = static_cast<Errc>(le::Get16(p + hdr::kStatus));
+  if (done.op == Op::kWriteChunk && done.errc == Errc::kOk)
+    done.bytes_in = le::Get32(p + hdr::kLength);
+  done.bytes_out = reply.payload.size();
+  options.on_request(done);
+}
+
+void DataServer::Impl::Drain(std::chrono::milliseconds grace) {
+  {
+    std::lock_guard<std::mutex> l(mu);
+    if (stopped) return;
+  }
+  draining.store(true);
+  // The acceptor belongs to the loop: close it there.
+  asio::post(accept_strand, [this] {
+    error_code ec;
+    acceptor.close(ec);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  while (inflight_total.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  StopAll();
+}
 
 std::string DataServer::address() const { return impl_->address; }
 

@@ -29,6 +29,8 @@
 #include "absl/status/statusor.h"
 #include "chunk/chunk_id.h"
 #include "chunk/chunk_store.h"
+#include "common/errors.h"
+#include "dataplane/protocol.h"
 
 namespace cairn::dataplane {
 
@@ -53,6 +55,17 @@ struct DataServerOptions {
   // it); STAT is never checked. Empty: every epoch is accepted. Called on the I/O threads: keep it
   // cheap and thread-safe.
   std::function<absl::Status(uint64_t epoch, ChunkId chunk)> check_epoch;
+  // What one answered request did, for metrics.
+  struct RequestDone {
+    Op op = Op::kStat;
+    Errc errc = Errc::kOk;   // the reply's status
+    uint64_t bytes_in = 0;   // payload received (a stored WRITE_CHUNK)
+    uint64_t bytes_out = 0;  // payload sent (a READ_CHUNK reply)
+  };
+  // Called once per request answered (not for malformed frames, which
+  // close the connection). Empty: nothing. Called on the I/O threads: keep
+  // it cheap and thread-safe.
+  std::function<void(const RequestDone&)> on_request;
 };
 
 class DataServer {
@@ -66,6 +79,15 @@ class DataServer {
   // Closes the listener and every connection, waits for running store
   // calls to finish. Requests in flight get no reply. Idempotent.
   void Stop();
+
+  // Graceful stop: closes the listener, refuses every request read from
+  // now on with kUnavailable ("shutting down"), waits up to `grace` for the
+  // requests already running to be answered, then Stop()s.
+  void Shutdown(std::chrono::milliseconds grace);
+
+  // Requests being served right now (read, not yet answered), over all
+  // connections: the server's load.
+  int64_t inflight() const;
 
   // "host:port" actually listened on.
   std::string address() const;

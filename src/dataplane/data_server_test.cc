@@ -458,3 +458,103 @@ TEST_F(DataServerTest, ClientRecoversWhenAPooledConnectionDies) {
 
 }  // namespace
 }  // namespace cairn::dataplane
+
+namespace cairn::dataplane {
+namespace {
+
+// A store whose Puts wait until released: requests that stay in flight.
+class GatedStore final : public chunk::ChunkStore {
+ public:
+  absl::Status Put(ChunkId id, std::span<const uint8_t> data,
+                   std::span<const uint32_t> crcs) override {
+    entered_.fetch_add(1);
+    while (!open_.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return base_.Put(id, data, crcs);
+  }
+  absl::StatusOr<AlignedBuffer> Get(ChunkId id, uint64_t off, uint64_t len) override {
+    return base_.Get(id, off, len);
+  }
+  absl::Status Delete(ChunkId id) override { return base_.Delete(id); }
+  absl::StatusOr<chunk::ChunkInfo> Lookup(ChunkId id) override { return base_.Lookup(id); }
+  absl::StatusOr<std::vector<chunk::ChunkInfo>> List(std::optional<ChunkId> after,
+                                                     size_t limit) override {
+    return base_.List(after, limit);
+  }
+  absl::StatusOr<chunk::StoreStats> Stat() override { return base_.Stat(); }
+  std::string_view Name() const override { return "gated"; }
+
+  std::atomic<int> entered_{0};
+  std::atomic<bool> open_{false};
+
+ private:
+  chunk::MemoryChunkStore base_;
+};
+
+TEST(DataServerShutdownTest, RunningRequestsFinishNewOnesAreRefused) {
+  GatedStore store;
+  std::atomic<int> answered{0}, errors{0};
+  std::atomic<uint64_t> in{0}, out{0};
+  DataServerOptions o;
+  o.on_request = [&](const DataServerOptions::RequestDone& d) {
+    answered++;
+    if (d.errc != Errc::kOk) errors++;
+    in += d.bytes_in;
+    out += d.bytes_out;
+  };
+  auto server = DataServer::Start(&store, o);
+  ASSERT_TRUE(server.ok()) << server.status();
+  const std::string addr = (*server)->address();
+  DataClient client;
+  ChunkId id = ChunkId::Random();
+  absl::Status write;
+  std::thread writer([&] { write = client.WriteChunk({{addr}}, id, TestBytes(1000, 1)); });
+  while (store.entered_.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_EQ((*server)->inflight(), 1);
+  // Shutdown waits for the write; let it finish shortly after.
+  std::thread opener([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    // A request sent now (on a new connection) is refused or cannot connect.
+    DataClientOptions co;
+    co.connect_timeout = std::chrono::milliseconds(500);
+    co.request_timeout = std::chrono::milliseconds(1000);
+    DataClient late(co);
+    absl::StatusOr<chunk::StoreStats> st = late.Stat(addr);
+    EXPECT_FALSE(st.ok());
+    store.open_ = true;
+  });
+  (*server)->Shutdown(std::chrono::milliseconds(10'000));
+  writer.join();
+  opener.join();
+  EXPECT_TRUE(write.ok()) << write;
+  EXPECT_EQ((*server)->inflight(), 0);
+  EXPECT_EQ(answered.load(), 1);
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(in.load(), 1000u);
+  EXPECT_EQ(out.load(), 0u);
+}
+
+TEST(DataServerShutdownTest, ReportsEveryAnsweredRequest) {
+  chunk::MemoryChunkStore store;
+  std::atomic<int> reads{0}, not_found{0};
+  std::atomic<uint64_t> out{0};
+  DataServerOptions o;
+  o.on_request = [&](const DataServerOptions::RequestDone& d) {
+    if (d.op == Op::kReadChunk) reads++;
+    if (d.errc == Errc::kNotFound) not_found++;
+    out += d.bytes_out;
+  };
+  auto server = DataServer::Start(&store, o);
+  ASSERT_TRUE(server.ok());
+  DataClient client;
+  ChunkId id = ChunkId::Random();
+  ASSERT_TRUE(client.WriteChunk({{(*server)->address()}}, id, TestBytes(5000, 2)).ok());
+  ASSERT_TRUE(client.ReadChunk((*server)->address(), id, 0, kToEnd).ok());
+  EXPECT_FALSE(client.ReadChunk((*server)->address(), ChunkId::Random(), 0, kToEnd).ok());
+  (*server)->Shutdown(std::chrono::milliseconds(1000));
+  EXPECT_EQ(reads.load(), 2);
+  EXPECT_EQ(not_found.load(), 1);
+  EXPECT_EQ(out.load(), 5000u);
+}
+
+}  // namespace
+}  // namespace cairn::dataplane

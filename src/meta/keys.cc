@@ -85,15 +85,20 @@ std::string CounterBegin(std::string_view name) {
 }
 std::string CounterEnd(std::string_view name) { return PrefixEnd(CounterBegin(name)); }
 
-std::string Node(NodeId id) {
-  std::string key(1, kNodePrefix);
-  AppendU64(key, id.value());
+std::string GcQueue(int64_t queued_ns, InodeId ino, uint64_t nonce) {
+  std::string key = WithId(Prefix::kGcQueue, static_cast<uint64_t>(queued_ns));
+  AppendU64(key, ino.value());
+  AppendU64(key, nonce);
   return key;
 }
-std::string NodeBegin() { return std::string(1, kNodePrefix); }
+std::string GcQueueBegin() { return std::string(1, static_cast<char>(Prefix::kGcQueue)); }
+std::string GcQueueEnd() { return PrefixEnd(GcQueueBegin()); }
+
+std::string Node(NodeId id) { return WithId(Prefix::kNode, id.value()); }
+std::string NodeBegin() { return std::string(1, static_cast<char>(Prefix::kNode)); }
 std::string NodeEnd() { return PrefixEnd(NodeBegin()); }
 std::string Cluster(std::string_view name) {
-  std::string key(1, kClusterPrefix);
+  std::string key(1, static_cast<char>(Prefix::kCluster));
   key.append(name);
   return key;
 }
@@ -152,6 +157,25 @@ absl::StatusOr<DecodedKey> Decode(std::string_view key) {
       out.shard = static_cast<uint8_t>(rest.back());
       return out;
     }
+    case Prefix::kGcQueue:
+      if (rest.size() != 3 * kIdBytes) return Malformed("gc queue key is not 25 bytes");
+      out.prefix = Prefix::kGcQueue;
+      out.queued_ns = static_cast<int64_t>(ReadU64(rest));
+      out.ino = InodeId(ReadU64(rest.substr(kIdBytes)));
+      out.nonce = ReadU64(rest.substr(2 * kIdBytes));
+      if (!out.ino.valid()) return Malformed("inode id 0");
+      return out;
+    case Prefix::kNode:
+      if (rest.size() != kIdBytes) return Malformed("node key is not 9 bytes");
+      out.prefix = Prefix::kNode;
+      out.node = NodeId(ReadU64(rest));
+      if (!out.node.valid()) return Malformed("node id 0");
+      return out;
+    case Prefix::kCluster:
+      if (rest.empty()) return Malformed("empty cluster record name");
+      out.prefix = Prefix::kCluster;
+      out.name = std::string(rest);
+      return out;
   }
   return Malformed("unknown prefix");
 }

@@ -3,6 +3,7 @@
 // step with this file. Integers are big-endian so keys sort numerically.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,9 @@ enum class Prefix : char {
   kXattr = 'X',    // X <ino:8> <name>          -> raw value bytes
   kSystem = 'S',   // S <name>                  -> system record (see docs/metadata.md)
   kCounter = 'C',  // C <name> 0x00 <shard:1>   -> uint64 big-endian, a sharded counter
+  kGcQueue = 'Q',  // Q <queued_ns:8> <ino:8> <nonce:8> -> proto::GcEntry
+  kNode = 'N',     // N <node:8>                -> proto::NodeRecord (src/cluster)
+  kCluster = 'M',  // M <name>                  -> cluster record (docs/metadata.md)
 };
 
 std::string Inode(InodeId ino);
@@ -37,13 +41,15 @@ std::string CounterEnd(std::string_view name);
 inline constexpr std::string_view kFormatVersion = "format";  // value: decimal version
 inline constexpr std::string_view kNextInode = "next_inode";  // value: uint64 BE
 
-// Cluster keys (src/cluster, docs/cluster.md). These prefix bytes are
-// registered here with the ones above but are not (yet) values of
-// `Prefix`: keys_test.cc and fuzz/fuzz_keys.cc switch over Prefix
-// exhaustively and must gain their cases in the same change that moves
-// them into the enum. Until then Decode rejects these keys (kInvalid).
-inline constexpr char kNodePrefix = 'N';     // N <node:8> -> proto::NodeRecord
-inline constexpr char kClusterPrefix = 'M';  // M <name>   -> cluster record (below)
+// The garbage-collection queue: chunks released by a transaction, keyed so
+// that entries sort by the time they were queued. `nonce` makes the key
+// unique without a shared counter (docs/metadata.md, "The GC queue").
+std::string GcQueue(int64_t queued_ns, InodeId ino, uint64_t nonce);
+// [GcQueueBegin(), GcQueueEnd()) holds exactly the queue entries.
+std::string GcQueueBegin();
+std::string GcQueueEnd();
+
+// Cluster keys (src/cluster, docs/cluster.md).
 std::string Node(NodeId id);
 // [NodeBegin(), NodeEnd()) holds exactly the node records.
 std::string NodeBegin();
@@ -60,14 +66,19 @@ absl::StatusOr<uint64_t> DecodeU64(std::string_view bytes);
 // A key taken apart; used by tools, tests and the fuzzer.
 struct DecodedKey {
   Prefix prefix;
-  InodeId ino;        // kInode, kDirent (the parent), kXattr
-  std::string name;   // kDirent, kXattr, kSystem, kCounter
-  uint8_t shard = 0;  // kCounter
+  InodeId ino;            // kInode, kDirent (the parent), kXattr, kGcQueue
+  std::string name;       // kDirent, kXattr, kSystem, kCounter, kCluster
+  uint8_t shard = 0;      // kCounter
+  NodeId node;            // kNode
+  int64_t queued_ns = 0;  // kGcQueue
+  uint64_t nonce = 0;     // kGcQueue
 };
 // Parses any key built above; a typed error (kInvalid) for anything else,
-// including inode id 0, a directory entry name that fails ValidateName, an
-// xattr name that fails ValidateXattrName, an empty system or counter name,
-// and the bare range bounds (DirentBegin, XattrBegin, CounterBegin).
+// including inode id 0 (also in a GC queue key), node id 0, a directory
+// entry name that fails ValidateName, an xattr name that fails
+// ValidateXattrName, an empty system, counter or cluster record name, and
+// the bare range bounds (DirentBegin, XattrBegin, CounterBegin,
+// GcQueueBegin, NodeBegin).
 absl::StatusOr<DecodedKey> Decode(std::string_view key);
 
 }  // namespace cairn::meta::keys

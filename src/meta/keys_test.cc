@@ -1,5 +1,6 @@
 #include "meta/keys.h"
 
+#include <limits>
 #include <random>
 
 #include "common/errors.h"
@@ -16,6 +17,23 @@ TEST(KeysTest, LayoutIsBigEndianAfterPrefix) {
   EXPECT_EQ(System("next_inode"), "Snext_inode");
   EXPECT_EQ(Counter("inodes", 7), std::string("Cinodes\0\x07", 9));
   EXPECT_EQ(EncodeU64(0x0102030405060708), std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8));
+  // The cluster keys kept their bytes when they joined Prefix.
+  EXPECT_EQ(Node(NodeId(0x0102)), std::string("N\0\0\0\0\0\0\x01\x02", 9));
+  EXPECT_EQ(Cluster(kClusterMap), "Mmap");
+  EXPECT_EQ(GcQueue(0x0a, InodeId(0x0b), 0x0c),
+            std::string("Q\0\0\0\0\0\0\0\x0a\0\0\0\0\0\0\0\x0b\0\0\0\0\0\0\0\x0c", 25));
+}
+
+TEST(KeysTest, GcQueueSortsByTimeThenInodeThenNonce) {
+  EXPECT_LT(GcQueue(1, InodeId(99), 99), GcQueue(2, InodeId(1), 0));
+  EXPECT_LT(GcQueue(255, InodeId(1), 0), GcQueue(256, InodeId(1), 0));
+  EXPECT_LT(GcQueue(5, InodeId(1), ~uint64_t{0}), GcQueue(5, InodeId(2), 0));
+  EXPECT_LT(GcQueue(5, InodeId(2), 1), GcQueue(5, InodeId(2), 2));
+  EXPECT_LT(GcQueueBegin(), GcQueue(0, InodeId(1), 0));
+  EXPECT_LT(GcQueue(std::numeric_limits<int64_t>::max(), InodeId(~uint64_t{0}), ~uint64_t{0}),
+            GcQueueEnd());
+  EXPECT_LT(NodeBegin(), Node(NodeId(1)));
+  EXPECT_LT(Node(NodeId(~uint64_t{0})), NodeEnd());
 }
 
 TEST(KeysTest, IdsSortNumerically) {
@@ -76,6 +94,23 @@ TEST(KeysTest, DecodeRoundTrips) {
   EXPECT_EQ(d->prefix, Prefix::kCounter);
   EXPECT_EQ(d->name, "inodes");
   EXPECT_EQ(d->shard, 63);
+
+  d = Decode(GcQueue(1234, InodeId(5), 77));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->prefix, Prefix::kGcQueue);
+  EXPECT_EQ(d->queued_ns, 1234);
+  EXPECT_EQ(d->ino, InodeId(5));
+  EXPECT_EQ(d->nonce, 77u);
+
+  d = Decode(Node(NodeId(3)));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->prefix, Prefix::kNode);
+  EXPECT_EQ(d->node, NodeId(3));
+
+  d = Decode(Cluster(kNextNodeId));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->prefix, Prefix::kCluster);
+  EXPECT_EQ(d->name, kNextNodeId);
 }
 
 TEST(KeysTest, DecodeRejectsMalformed) {
@@ -100,6 +135,15 @@ TEST(KeysTest, DecodeRejectsMalformed) {
       CounterBegin("inodes"),
       std::string("C\0\0\x01", 4),    // empty name
       std::string("Ca\0b\0\x01", 6),  // NUL in name
+      "Q",
+      GcQueueBegin(),
+      GcQueue(1, InodeId(0), 1),                // inode 0
+      GcQueue(1, InodeId(2), 3).substr(0, 24),  // too short
+      GcQueue(1, InodeId(2), 3) + "x",          // too long
+      NodeBegin(),
+      std::string("N\0\0\0\0\0\0\0\0", 9),  // node 0
+      Node(NodeId(1)) + "x",
+      "M",
   };
   for (const std::string& key : bad) {
     auto d = Decode(key);
@@ -112,10 +156,10 @@ TEST(KeysTest, DecodeRejectsMalformed) {
 
 TEST(KeysTest, DecodeNeverCrashesOnRandomBytes) {
   std::mt19937 rng(1234);
-  const char prefixes[] = {'I', 'D', 'X', 'S', 'C', 'Q'};
-  for (int i = 0; i < 20000; ++i) {
-    std::string key(1, prefixes[rng() % 6]);
-    size_t len = rng() % 24;
+  const char prefixes[] = {'I', 'D', 'X', 'S', 'C', 'Q', 'N', 'M', 'Z'};
+  for (int i = 0; i < 30000; ++i) {
+    std::string key(1, prefixes[rng() % 9]);
+    size_t len = rng() % 28;
     for (size_t j = 0; j < len; ++j) key.push_back(static_cast<char>(rng()));
     auto d = Decode(key);
     if (d.ok()) {
@@ -135,6 +179,15 @@ TEST(KeysTest, DecodeNeverCrashesOnRandomBytes) {
           break;
         case Prefix::kCounter:
           EXPECT_EQ(Counter(d->name, d->shard), key);
+          break;
+        case Prefix::kGcQueue:
+          EXPECT_EQ(GcQueue(d->queued_ns, d->ino, d->nonce), key);
+          break;
+        case Prefix::kNode:
+          EXPECT_EQ(Node(d->node), key);
+          break;
+        case Prefix::kCluster:
+          EXPECT_EQ(Cluster(d->name), key);
           break;
       }
     } else {

@@ -4,6 +4,7 @@
 #include "meta/namespace.h"
 
 #include <array>
+#include <random>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -21,13 +22,15 @@ namespace {
 // migration.
 constexpr std::string_view kFormat = "1";
 
-// Runs a read-only operation on one transaction that is dropped, never
-// committed: with RocksDB every read sees the transaction's snapshot, and
-// nothing read can "conflict" for a caller that writes nothing.
+// Runs a read-only operation on a Reader of the store's latest state: no
+// transaction, so nothing is tracked for conflicts (a caller that writes
+// nothing cannot conflict). Each Get sees the latest commit, so a path
+// walk may see components from different commits, as a walk through the
+// kernel's dentry cache does; every operation checks the ids it acts on.
 template <typename Fn>
 auto RunRead(store::KvStore& store, Fn&& fn) {
-  std::unique_ptr<store::Txn> txn = store.Begin();
-  return fn(*txn);
+  std::unique_ptr<store::Reader> reader = store.NewReader();
+  return fn(*reader);
 }
 
 }  // namespace
@@ -91,7 +94,8 @@ Namespace::Namespace(store::KvStore* store, const NamespaceOptions& options, Clo
       options_(options),
       clock_(clock),
       allocator_(std::make_unique<InodeAllocator>(store, options.inode_batch, options.retry)),
-      locks_(std::make_unique<LockTable>()) {
+      locks_(std::make_unique<LockTable>()),
+      gc_nonce_((uint64_t{std::random_device()()} << 32) ^ std::random_device()()) {
   if (options_.readdir_max == 0) options_.readdir_max = 1000;
 }
 
@@ -145,59 +149,60 @@ absl::StatusOr<InodeId> Namespace::ResolveForWrite(const Ref& ref, bool follow_l
     if (!ref.ino.valid()) return Error(Errc::kInvalid, "reference names no inode");
     return ref.ino;
   }
-  // Dropped, not committed: the ids found are re-checked by the operation
+  // Outside the transaction: the ids found are re-checked by the operation
   // itself (it Gets each inode it works on).
-  return RunRead(*store_, [&](store::Txn& txn) { return ops::ResolveRef(txn, ref, follow_last); });
+  return RunRead(*store_,
+                 [&](store::Reader& reader) { return ops::ResolveRef(reader, ref, follow_last); });
 }
 
-// ---- Reads: no locks, one uncommitted transaction each ----
+// ---- Reads: no locks, no transaction ----
 
 absl::StatusOr<proto::InodeRecord> Namespace::Lookup(const Ref& parent, std::string_view name) {
-  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<proto::InodeRecord> {
-    ASSIGN_OR_RETURN(InodeId dir, ops::ResolveRef(txn, parent, /*follow_last=*/true));
-    return ops::Lookup(txn, dir, name);
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId dir, ops::ResolveRef(reader, parent, /*follow_last=*/true));
+    return ops::Lookup(reader, dir, name);
   });
 }
 
 absl::StatusOr<proto::InodeRecord> Namespace::GetAttr(const Ref& target) {
-  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<proto::InodeRecord> {
-    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
-    return ops::GetAttr(txn, ino);
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(reader, target, /*follow_last=*/false));
+    return ops::GetAttr(reader, ino);
   });
 }
 
 absl::StatusOr<std::string> Namespace::Readlink(const Ref& target) {
-  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<std::string> {
-    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
-    return ops::Readlink(txn, ino);
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(reader, target, /*follow_last=*/false));
+    return ops::Readlink(reader, ino);
   });
 }
 
 absl::StatusOr<ReaddirPage> Namespace::Readdir(const Ref& dir, std::string_view after,
                                                uint32_t limit, bool with_attrs) {
   if (limit == 0 || limit > options_.readdir_max) limit = options_.readdir_max;
-  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<ReaddirPage> {
-    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, dir, /*follow_last=*/true));
-    return ops::Readdir(txn, ino, after, limit, with_attrs);
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<ReaddirPage> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(reader, dir, /*follow_last=*/true));
+    return ops::Readdir(reader, ino, after, limit, with_attrs);
   });
 }
 
 absl::StatusOr<StatfsInfo> Namespace::Statfs() {
-  return RunRead(*store_,
-                 [&](store::Txn& txn) { return ops::Statfs(txn, options_.capacity_path); });
+  return RunRead(
+      *store_, [&](store::Reader& reader) { return ops::Statfs(reader, options_.capacity_path); });
 }
 
 absl::StatusOr<std::string> Namespace::GetXattr(const Ref& target, std::string_view name) {
-  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<std::string> {
-    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
-    return ops::GetXattr(txn, ino, name);
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<std::string> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(reader, target, /*follow_last=*/false));
+    return ops::GetXattr(reader, ino, name);
   });
 }
 
 absl::StatusOr<std::vector<std::string>> Namespace::ListXattr(const Ref& target) {
-  return RunRead(*store_, [&](store::Txn& txn) -> absl::StatusOr<std::vector<std::string>> {
-    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(txn, target, /*follow_last=*/false));
-    return ops::ListXattr(txn, ino);
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<std::vector<std::string>> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(reader, target, /*follow_last=*/false));
+    return ops::ListXattr(reader, ino);
   });
 }
 
@@ -208,8 +213,9 @@ absl::StatusOr<proto::InodeRecord> Namespace::SetAttr(const Ref& target, const S
   LockTable::Guard guard;
   locks_->Lock({ino}, guard);
   const int64_t now = clock_->NowNanos();
+  const uint64_t nonce = NextGcNonce();
   return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::SetAttr(txn, now, ino, args); });
+                       [&](store::Txn& txn) { return ops::SetAttr(txn, now, nonce, ino, args); });
 }
 
 absl::StatusOr<proto::InodeRecord> Namespace::Mkdir(const Ref& parent, std::string_view name,
@@ -232,8 +238,8 @@ absl::Status Namespace::Rmdir(const Ref& parent, std::string_view name) {
   // The child directory is modified too (deleted): lock its stripe as well,
   // so creates inside it wait instead of conflicting. Only a hint: if the
   // entry changes before the lock is taken, the transaction still decides.
-  InodeId child = RunRead(*store_, [&](store::Txn& txn) {
-    absl::StatusOr<std::optional<proto::DirentRecord>> entry = ops::FindDirent(txn, dir, name);
+  InodeId child = RunRead(*store_, [&](store::Reader& reader) {
+    absl::StatusOr<std::optional<proto::DirentRecord>> entry = ops::FindDirent(reader, dir, name);
     return entry.ok() && entry->has_value() ? InodeId((*entry)->ino()) : InodeId();
   });
   LockTable::Guard guard;
@@ -264,8 +270,9 @@ absl::Status Namespace::Unlink(const Ref& parent, std::string_view name) {
   LockTable::Guard guard;
   locks_->Lock({dir}, guard);
   const int64_t now = clock_->NowNanos();
+  const uint64_t nonce = NextGcNonce();
   return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::Unlink(txn, now, dir, name); });
+                       [&](store::Txn& txn) { return ops::Unlink(txn, now, nonce, dir, name); });
 }
 
 absl::Status Namespace::Rename(const Ref& src_parent, std::string_view src_name,
@@ -277,8 +284,9 @@ absl::Status Namespace::Rename(const Ref& src_parent, std::string_view src_name,
   LockTable::Guard guard;
   locks_->Lock({src_dir, dst_dir}, guard);
   const int64_t now = clock_->NowNanos();
+  const uint64_t nonce = NextGcNonce();
   return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
-    return ops::Rename(txn, now, src_dir, src_name, dst_dir, dst_name, flags);
+    return ops::Rename(txn, now, nonce, src_dir, src_name, dst_dir, dst_name, flags);
   });
 }
 
@@ -331,5 +339,80 @@ absl::Status Namespace::RemoveXattr(const Ref& target, std::string_view name) {
 }
 
 absl::Status Namespace::Fsync() { return store_->Sync(); }
+
+// ---- File data and policies ----
+
+absl::StatusOr<FileChunks> Namespace::GetChunks(const Ref& target, uint64_t first_slot,
+                                                uint32_t max_slots) {
+  if (max_slots == 0 || max_slots > kMaxChunksPerReply) max_slots = kMaxChunksPerReply;
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<FileChunks> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(reader, target, /*follow_last=*/true));
+    return ops::GetChunks(reader, ino, first_slot, max_slots);
+  });
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::CommitWrite(InodeId ino,
+                                                          const CommitWriteArgs& args) {
+  if (!ino.valid()) return Error(Errc::kInvalid, "inode id 0");
+  LockTable::Guard guard;
+  locks_->Lock({ino}, guard);
+  const int64_t now = clock_->NowNanos();
+  const uint64_t nonce = NextGcNonce();
+  // An expected-id mismatch is a fact about what the attempt read, not a
+  // commit race: report it without the retries RunTxn gives kConflict.
+  absl::Status slot_changed;
+  absl::StatusOr<proto::InodeRecord> result = store::RunTxn(
+      *store_, options_.retry, [&](store::Txn& txn) -> absl::StatusOr<proto::InodeRecord> {
+        slot_changed = absl::OkStatus();
+        absl::StatusOr<proto::InodeRecord> r = ops::CommitWrite(txn, now, nonce, ino, args);
+        if (!r.ok() && ops::IsSlotChanged(r.status())) {
+          slot_changed = r.status();
+          return Error(Errc::kCancelled, "not committed");  // not retried, not committed
+        }
+        return r;
+      });
+  if (!slot_changed.ok()) return Error(Errc::kConflict, std::string(slot_changed.message()));
+  return result;
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::SetPolicy(const Ref& target,
+                                                        const proto::StoragePolicy& policy) {
+  RETURN_IF_ERROR(ops::CheckPolicy(policy));
+  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/true));
+  LockTable::Guard guard;
+  locks_->Lock({ino}, guard);
+  const int64_t now = clock_->NowNanos();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::SetPolicy(txn, now, ino, policy); });
+}
+
+absl::StatusOr<proto::StoragePolicy> Namespace::GetPolicy(const Ref& target) {
+  return RunRead(*store_, [&](store::Reader& reader) -> absl::StatusOr<proto::StoragePolicy> {
+    ASSIGN_OR_RETURN(InodeId ino, ops::ResolveRef(reader, target, /*follow_last=*/true));
+    return ops::GetPolicy(reader, ino);
+  });
+}
+
+// ---- The GC queue ----
+
+namespace {
+constexpr uint32_t kGcBatchMax = 10000;
+}  // namespace
+
+absl::StatusOr<std::vector<GcQueueEntry>> Namespace::ListGcQueue(std::string_view after,
+                                                                 uint32_t limit) {
+  if (limit == 0 || limit > kGcBatchMax) limit = kGcBatchMax;
+  return RunRead(*store_,
+                 [&](store::Reader& reader) { return ops::ListGcQueue(reader, after, limit); });
+}
+
+absl::Status Namespace::RemoveGcEntries(const std::vector<std::string>& keys) {
+  if (keys.size() > kGcBatchMax) {
+    return Error(Errc::kInvalid, "at most " + std::to_string(kGcBatchMax) + " keys per call");
+  }
+  if (keys.empty()) return absl::OkStatus();
+  return store::RunTxn(*store_, options_.retry,
+                       [&](store::Txn& txn) { return ops::RemoveGcEntries(txn, keys); });
+}
 
 }  // namespace cairn::meta

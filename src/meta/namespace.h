@@ -12,6 +12,7 @@
 // Thread-safety: thread-safe. The store and clock must outlive it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -89,6 +90,59 @@ struct StatfsInfo {
   uint32_t block_size = 4096;
 };
 
+// ---- File data and storage policies (docs/metadata.md, "File data") ----
+
+// The slot size of a file whose policy leaves chunk_size 0.
+inline constexpr uint64_t kDefaultChunkSize = uint64_t{8} << 20;
+// A policy's chunk_size is 0 or a power of two in [kMinChunkSize, kMaxChunkSize].
+inline constexpr uint64_t kMinChunkSize = uint64_t{64} << 10;
+inline constexpr uint64_t kMaxChunkSize = uint64_t{64} << 20;
+// A policy's replicas is 0 (the cluster's) up to this (the cluster manager's limit).
+inline constexpr uint32_t kMaxReplicas = 16;
+// No byte of a file lies at or past this offset (1 PiB).
+inline constexpr uint64_t kMaxFileSize = uint64_t{1} << 50;
+// Slot updates one CommitWrite may carry.
+inline constexpr size_t kMaxSlotUpdates = 4096;
+// A file's chunk list holds at most this many slots (it lives in the inode
+// record): CommitWrite refuses a slot at or past it. With 8 MiB chunks
+// that is 8 TiB of written extent, with 64 KiB chunks 64 GiB.
+inline constexpr uint64_t kMaxSlots = uint64_t{1} << 20;
+// Chunk references one GetChunks returns at most (about 1.5 MB of reply).
+inline constexpr uint32_t kMaxChunksPerReply = 65536;
+// Chunk ids are 16 bytes (ChunkId hi then lo, big-endian); all-zero is invalid.
+inline constexpr size_t kChunkIdBytes = 16;
+
+// One slot of a CommitWrite: the slot must hold `expected_id` (empty: no
+// chunk) and gets `chunk`.
+struct SlotUpdate {
+  uint64_t slot = 0;
+  std::string expected_id;
+  proto::ChunkRef chunk;
+};
+
+struct CommitWriteArgs {
+  std::vector<SlotUpdate> updates;  // distinct slots, at most kMaxSlotUpdates
+  uint64_t min_size = 0;            // size becomes max(size, min_size)
+  int64_t mtime_ns = 0;             // 0: now
+};
+
+// What GetChunks returns: the file's attributes (chunk list cleared), its
+// slot size and stored replicas, and the chunk refs of slots first_slot..
+// (an empty id is a hole; slots past the returned ones hold no chunk).
+struct FileChunks {
+  proto::InodeRecord attr;
+  uint64_t chunk_size = 0;
+  uint32_t replicas = 0;  // as stored: 0 = the cluster's
+  uint64_t first_slot = 0;
+  std::vector<proto::ChunkRef> chunks;
+};
+
+// One entry of the GC queue: its key (pass it back to RemoveGcEntries) and value.
+struct GcQueueEntry {
+  std::string key;
+  proto::GcEntry entry;
+};
+
 struct NamespaceOptions {
   store::RetryOptions retry;
   // Directory whose file system capacity statfs reports until chunk
@@ -150,18 +204,55 @@ class Namespace {
   // Makes every change acknowledged so far durable on disk.
   absl::Status Fsync();
 
+  // ---- File data (docs/metadata.md, "File data") ----
+  // The chunk refs of slots first_slot.. of a regular file (a path's last
+  // symlink is followed, as open(2) does), at most max_slots of them (0 or
+  // more than kMaxChunksPerReply: kMaxChunksPerReply). kIsDir for a
+  // directory, kInvalid for a symlink.
+  absl::StatusOr<FileChunks> GetChunks(const Ref& target, uint64_t first_slot, uint32_t max_slots);
+  // Replaces slots of regular file `ino` in one transaction (ops/commit_write.cc
+  // has every rule). A slot that no longer holds its expected id fails the
+  // whole commit with kConflict ("slot N of inode I changed"), at once,
+  // without retrying and without changing anything. Released chunks are
+  // queued for GC in the same transaction.
+  absl::StatusOr<proto::InodeRecord> CommitWrite(InodeId ino, const CommitWriteArgs& args);
+
+  // ---- Storage policies (a path's last symlink is followed) ----
+  // Sets the policy of a directory (kNotDir for anything else): replicas
+  // 0..kMaxReplicas, chunk_size 0 or a power of two in [64 KiB, 64 MiB]
+  // (kInvalid otherwise). Applies to what is created below it afterwards.
+  absl::StatusOr<proto::InodeRecord> SetPolicy(const Ref& target,
+                                               const proto::StoragePolicy& policy);
+  // The stored policy of any inode (a file's has its chunk_size filled in).
+  absl::StatusOr<proto::StoragePolicy> GetPolicy(const Ref& target);
+
+  // ---- The GC queue (docs/metadata.md, "The GC queue") ----
+  // Entries in queue order (oldest first) with keys strictly after `after`
+  // ("" = from the start; otherwise a key returned before, kInvalid for
+  // anything else), at most `limit` (0 or more than 10000: 10000).
+  absl::StatusOr<std::vector<GcQueueEntry>> ListGcQueue(std::string_view after, uint32_t limit);
+  // Deletes the given entries (keys from ListGcQueue) in one transaction;
+  // absent ones are skipped. kInvalid for a key that is not a queue key or
+  // for more than 10000 keys.
+  absl::Status RemoveGcEntries(const std::vector<std::string>& keys);
+
  private:
   class LockTable;  // striped mutexes by inode id (namespace.cc)
 
   Namespace(store::KvStore* store, const NamespaceOptions& options, Clock* clock);
-  // Resolves a Ref of a mutating operation in a read-only transaction.
+  // Resolves a Ref of a mutating operation on the store's latest-state
+  // Reader, outside any transaction.
   absl::StatusOr<InodeId> ResolveForWrite(const Ref& ref, bool follow_last);
+  // A fresh nonce for a GC queue key: unique within this process, random
+  // across processes, fixed for every retry of the operation that uses it.
+  uint64_t NextGcNonce() { return gc_nonce_.fetch_add(1, std::memory_order_relaxed); }
 
   store::KvStore* store_;
   NamespaceOptions options_;
   Clock* clock_;
   std::unique_ptr<InodeAllocator> allocator_;
   std::unique_ptr<LockTable> locks_;
+  std::atomic<uint64_t> gc_nonce_;
 };
 
 }  // namespace cairn::meta

@@ -16,192 +16,13 @@
 #include "meta/inode_allocator.h"
 #include "meta/keys.h"
 #include "meta/names.h"
+#include "meta/namespace_fixture.h"
 #include "meta/ops/ops.h"
 #include "store/memory_store.h"
 #include "store/rocksdb_store.h"
 
 namespace cairn::meta {
 namespace {
-
-Errc E(const absl::Status& s) { return ErrcOf(s); }
-template <typename T>
-Errc E(const absl::StatusOr<T>& s) {
-  return ErrcOf(s.status());
-}
-
-Ref P(std::string path) { return Ref::Path(std::move(path)); }
-Ref R(InodeId ino) { return Ref::Id(ino); }
-Ref R(const proto::InodeRecord& rec) { return Ref::Id(InodeId(rec.ino())); }
-
-const Caller kUser{1000, 100};
-
-class NamespaceTest : public ::testing::TestWithParam<std::string> {
- protected:
-  void SetUp() override {
-    if (GetParam() == "rocksdb") {
-      std::string name = "cairn-meta-test-" + std::to_string(::getpid()) + "-" +
-                         ::testing::UnitTest::GetInstance()->current_test_info()->name();
-      std::replace(name.begin(), name.end(), '/', '_');
-      dir_ = std::filesystem::temp_directory_path() / name;
-      std::filesystem::remove_all(dir_);
-    }
-    OpenStore();
-    OpenNamespace();
-  }
-  void TearDown() override {
-    ns_.reset();
-    store_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-
-  void OpenStore() {
-    if (GetParam() == "memory") {
-      store_ = std::make_unique<store::MemoryStore>();
-      return;
-    }
-    store::RocksDbOptions o;
-    o.dir = dir_.string();
-    o.block_cache_bytes = 8 << 20;
-    auto s = store::RocksDbStore::Open(o);
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = std::move(*s);
-  }
-  void OpenNamespace() {
-    auto ns = Namespace::Open(store_.get(), options_, &clock_);
-    ASSERT_TRUE(ns.ok()) << ns.status();
-    ns_ = std::move(*ns);
-  }
-  // A restart: a new Namespace, and for RocksDB a reopened store.
-  void Restart() {
-    ns_.reset();
-    if (GetParam() == "rocksdb") {
-      store_.reset();
-      OpenStore();
-    }
-    OpenNamespace();
-  }
-
-  proto::InodeRecord Mkdir(const std::string& parent, const std::string& name,
-                           uint32_t mode = 0755) {
-    auto r = ns_->Mkdir(P(parent), name, mode, kUser);
-    EXPECT_TRUE(r.ok()) << parent << " " << name << ": " << r.status();
-    return r.ok() ? *r : proto::InodeRecord();
-  }
-  proto::InodeRecord Create(const std::string& parent, const std::string& name,
-                            uint32_t mode = 0644) {
-    auto r = ns_->Create(P(parent), name, mode, /*exclusive=*/true, kUser);
-    EXPECT_TRUE(r.ok()) << parent << " " << name << ": " << r.status();
-    return r.ok() ? *r : proto::InodeRecord();
-  }
-  proto::InodeRecord Attr(const std::string& path) {
-    auto r = ns_->GetAttr(P(path));
-    EXPECT_TRUE(r.ok()) << path << ": " << r.status();
-    return r.ok() ? *r : proto::InodeRecord();
-  }
-  bool Exists(const std::string& path) { return ns_->GetAttr(P(path)).ok(); }
-  std::vector<std::string> List(const std::string& path) {
-    std::vector<std::string> names;
-    std::string after;
-    while (true) {
-      auto page = ns_->Readdir(P(path), after, 7, false);
-      EXPECT_TRUE(page.ok()) << page.status();
-      if (!page.ok()) break;
-      for (auto& e : page->entries) names.push_back(e.name);
-      if (page->eof) break;
-      after = names.back();
-    }
-    return names;
-  }
-  uint64_t Files() {
-    auto s = ns_->Statfs();
-    EXPECT_TRUE(s.ok()) << s.status();
-    return s.ok() ? s->files : 0;
-  }
-  std::vector<store::KeyValue> ScanAll(char prefix) {
-    auto txn = store_->Begin();
-    auto kvs = txn->Scan(std::string(1, prefix), std::string(1, static_cast<char>(prefix + 1)), 0);
-    EXPECT_TRUE(kvs.ok());
-    return kvs.ok() ? *kvs : std::vector<store::KeyValue>();
-  }
-
-  // Scans the whole store and checks every invariant of the schema.
-  void CheckConsistency() {
-    std::map<uint64_t, proto::InodeRecord> inodes;
-    for (auto& kv : ScanAll('I')) {
-      auto key = keys::Decode(kv.key);
-      ASSERT_TRUE(key.ok());
-      proto::InodeRecord rec;
-      ASSERT_TRUE(rec.ParseFromString(kv.value));
-      ASSERT_EQ(rec.ino(), key->ino.value());
-      inodes[rec.ino()] = rec;
-    }
-    ASSERT_TRUE(inodes.count(1));
-    std::map<uint64_t, uint64_t> entries, subdirs, links;
-    std::map<uint64_t, uint64_t> dir_parent;  // directory -> directory holding its entry
-    for (auto& kv : ScanAll('D')) {
-      auto key = keys::Decode(kv.key);
-      ASSERT_TRUE(key.ok()) << key.status();
-      proto::DirentRecord d;
-      ASSERT_TRUE(d.ParseFromString(kv.value));
-      uint64_t parent = key->ino.value();
-      ASSERT_TRUE(inodes.count(parent)) << "entry in missing dir " << parent;
-      EXPECT_EQ(inodes[parent].type(), proto::FILE_TYPE_DIRECTORY);
-      ASSERT_TRUE(inodes.count(d.ino())) << "entry " << key->name << " -> missing " << d.ino();
-      EXPECT_EQ(inodes[d.ino()].type(), d.type()) << key->name;
-      EXPECT_NE(d.ino(), 1u) << "entry for the root";
-      entries[parent]++;
-      links[d.ino()]++;
-      if (d.type() == proto::FILE_TYPE_DIRECTORY) {
-        subdirs[parent]++;
-        EXPECT_FALSE(dir_parent.count(d.ino())) << "directory with two entries";
-        dir_parent[d.ino()] = parent;
-      }
-    }
-    std::map<uint64_t, uint64_t> xattr_bytes;
-    for (auto& kv : ScanAll('X')) {
-      auto key = keys::Decode(kv.key);
-      ASSERT_TRUE(key.ok()) << key.status();
-      EXPECT_TRUE(inodes.count(key->ino.value())) << "xattr of missing inode";
-      xattr_bytes[key->ino.value()] += key->name.size() + kv.value.size();
-    }
-    uint64_t max_ino = 0;
-    for (auto& [ino, rec] : inodes) {
-      max_ino = std::max(max_ino, ino);
-      EXPECT_EQ(rec.xattr_bytes(), xattr_bytes[ino]) << "inode " << ino;
-      if (rec.type() == proto::FILE_TYPE_DIRECTORY) {
-        EXPECT_EQ(rec.entries(), entries[ino]) << "entries of " << ino;
-        EXPECT_EQ(rec.nlink(), 2 + subdirs[ino]) << "nlink of dir " << ino;
-        if (ino == 1) {
-          EXPECT_EQ(rec.parent(), 1u);
-        } else {
-          EXPECT_EQ(rec.parent(), dir_parent[ino]) << "parent of " << ino;
-        }
-      } else {
-        EXPECT_EQ(rec.nlink(), links[ino]) << "nlink of " << ino;
-        EXPECT_GE(rec.nlink(), 1u);
-        EXPECT_EQ(entries[ino], 0u);
-      }
-    }
-    // Every directory reaches the root (no cycles, no orphans).
-    for (auto& [ino, parent] : dir_parent) {
-      uint64_t cur = ino;
-      size_t steps = 0;
-      while (cur != 1 && steps++ < inodes.size()) cur = inodes[cur].parent();
-      EXPECT_EQ(cur, 1u) << "directory " << ino << " does not reach the root";
-    }
-    EXPECT_EQ(Files(), inodes.size());
-    auto txn = store_->Begin();
-    auto next = txn->Get(keys::System(keys::kNextInode));
-    ASSERT_TRUE(next.ok() && next->has_value());
-    EXPECT_GT(*keys::DecodeU64(**next), max_ino);
-  }
-
-  std::filesystem::path dir_;
-  NamespaceOptions options_;
-  ManualClock clock_;
-  std::unique_ptr<store::KvStore> store_;
-  std::unique_ptr<Namespace> ns_;
-};
 
 INSTANTIATE_TEST_SUITE_P(Stores, NamespaceTest, ::testing::Values("memory", "rocksdb"),
                          [](const auto& info) { return info.param; });
@@ -256,11 +77,32 @@ class CountingStore final : public store::KvStore {
   std::unique_ptr<store::Txn> Begin() override {
     return std::make_unique<CountingTxn>(base_->Begin(), &counts);
   }
+  std::unique_ptr<store::Reader> NewReader() override {
+    return std::make_unique<CountingReader>(base_->NewReader(), &counts);
+  }
   absl::Status Sync() override { return base_->Sync(); }
   std::string_view Name() const override { return "counting"; }
   Counts counts;
 
  private:
+  class CountingReader final : public store::Reader {
+   public:
+    CountingReader(std::unique_ptr<store::Reader> base, Counts* counts)
+        : base_(std::move(base)), counts_(counts) {}
+    absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override {
+      counts_->gets++;
+      return base_->Get(key);
+    }
+    absl::StatusOr<std::vector<store::KeyValue>> Scan(std::string_view b, std::string_view e,
+                                                      size_t limit) override {
+      counts_->scans++;
+      return base_->Scan(b, e, limit);
+    }
+
+   private:
+    std::unique_ptr<store::Reader> base_;
+    Counts* counts_;
+  };
   class CountingTxn final : public store::Txn {
    public:
     CountingTxn(std::unique_ptr<store::Txn> base, Counts* counts)
@@ -646,7 +488,10 @@ TEST_P(NamespaceTest, NewInodesInheritStoragePolicy) {
     EXPECT_EQ(rec.policy().replicas(), 3u);
     EXPECT_EQ(rec.policy().chunk_size(), 1u << 20);
   }
-  EXPECT_EQ(Create("/", "plain").policy().replicas(), 0u);
+  auto plain = Create("/", "plain");
+  EXPECT_EQ(plain.policy().replicas(), 0u);
+  EXPECT_EQ(plain.policy().chunk_size(), kDefaultChunkSize);    // filled in for files
+  EXPECT_EQ(Mkdir("/", "plaindir").policy().chunk_size(), 0u);  // directories: as stored
   CheckConsistency();
 }
 

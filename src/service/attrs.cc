@@ -1,6 +1,9 @@
 // Meta RPCs on attributes and the file system as a whole: GetAttr,
-// SetAttr, Statfs, Fsync.
+// SetAttr, Statfs, Fsync. Statfs reports the chunk servers' capacity (the
+// sums of capacity and available bytes over UP nodes that reported one)
+// and, before any has, the namespace's (NamespaceOptions::capacity_path).
 #include "common/status_macros.h"
+#include "service/cluster_stats.h"
 #include "service/convert.h"
 #include "service/meta_service.h"
 
@@ -41,6 +44,15 @@ MetaService::Reactor* MetaService::Statfs(Ctx* ctx, const proto::StatfsRequest* 
                                           proto::StatfsReply* reply) {
   return Serve(kStatfs, ctx, [this, reply]() -> absl::Status {
     ASSIGN_OR_RETURN(meta::StatfsInfo info, ns_->Statfs());
+    // Once chunk servers report, capacity is theirs: the sums over UP nodes.
+    if (options_.cluster != nullptr) {
+      const ClusterStats stats = Summarize(options_.cluster->Map());
+      if (stats.reporting_nodes > 0) {
+        info.total_bytes = stats.capacity_bytes;
+        info.free_bytes = stats.available_bytes;
+        info.avail_bytes = stats.available_bytes;
+      }
+    }
     reply->set_total_bytes(info.total_bytes);
     reply->set_free_bytes(info.free_bytes);
     reply->set_avail_bytes(info.avail_bytes);

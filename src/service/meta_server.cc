@@ -11,9 +11,12 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "cluster/cluster_service.h"
+#include "common/clock.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "http/http_server.h"
+#include "service/cluster_stats.h"
 #include "service/meta_service.h"
 #include "service/metrics.h"
 #include "service/worker_pool.h"
@@ -62,6 +65,10 @@ absl::Status MetaServer::Init() {
     ns_options.capacity_path = options_.store.substr(8);
   }
   ASSIGN_OR_RETURN(ns_, meta::Namespace::Open(store_.get(), ns_options));
+  cluster::ClusterOptions cluster_options = options_.cluster;
+  if (options_.sync_mode == store::SyncMode::kAlways) cluster_options.sync_commits = true;
+  ASSIGN_OR_RETURN(cluster_,
+                   cluster::ClusterManager::Open(store_.get(), Clock::Real(), cluster_options));
 
   metrics_ = std::make_unique<MetricsRegistry>();
   metrics_
@@ -77,7 +84,9 @@ absl::Status MetaServer::Init() {
   // the disk.
   service_options.changes_wait_for_sync =
       options_.store.rfind("rocksdb:", 0) == 0 && options_.sync_mode == store::SyncMode::kAlways;
+  service_options.cluster = cluster_.get();
   service_ = std::make_unique<MetaService>(ns_.get(), metrics_.get(), service_options);
+  cluster_service_ = std::make_unique<cluster::ClusterService>(cluster_.get(), metrics_.get());
 
   grpc::ServerBuilder builder;
   int selected_port = 0;
@@ -87,6 +96,7 @@ absl::Status MetaServer::Init() {
   builder.AddListeningPort(options_.grpc_listen, grpc::InsecureServerCredentials(), &selected_port);
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.RegisterService(service_.get());
+  builder.RegisterService(cluster_service_.get());
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || selected_port == 0) {
     grpc_server_.reset();
@@ -107,6 +117,7 @@ absl::Status MetaServer::Init() {
     return http::Response{503, "text/plain; charset=utf-8", "not ready\n"};
   });
   http_server_->Handle("/metrics", [this](const http::Request&) {
+    UpdateClusterGauges();
     return http::Response{200, kPrometheusContentType, metrics_->Render()};
   });
   absl::Status http_started = http_server_->Start();
@@ -116,6 +127,7 @@ absl::Status MetaServer::Init() {
     return http_started;
   }
   http_address_ = http_server_->address();
+  cluster_->Start();
   ready_.store(true);
   ready_gauge->Set(1);
   spdlog::info("msg=\"meta serving\" grpc={} http={} store={}", grpc_address_, http_address_,
@@ -139,6 +151,7 @@ absl::Status MetaServer::Shutdown() {
                            absl::ToChronoMilliseconds(options_.shutdown_grace));
     grpc_server_->Wait();
   }
+  if (cluster_ != nullptr) cluster_->Stop();
   if (http_server_ != nullptr) http_server_->Stop();
   if (store_ != nullptr) {
     shutdown_status_ = store_->Sync();
@@ -161,8 +174,43 @@ MetaServer::~MetaServer() {
   http_server_.reset();
   disk_pool_.reset();  // idle by now: every RPC has finished
   service_.reset();
+  cluster_service_.reset();
+  cluster_.reset();
   ns_.reset();
   store_.reset();
+}
+
+void MetaServer::UpdateClusterGauges() {
+  if (cluster_ == nullptr) return;
+  const ClusterStats stats = Summarize(cluster_->Map());
+  metrics_->GetGauge("cairn_cluster_epoch", "Epoch of the cluster map meta holds.")
+      ->Set(static_cast<int64_t>(stats.epoch));
+  auto* nodes =
+      metrics_->GaugeFamily("cairn_cluster_nodes", "Registered chunk servers by state.", {"state"});
+  static constexpr std::pair<proto::NodeState, const char*> kStates[] = {
+      {proto::NODE_UP, "up"},
+      {proto::NODE_DOWN, "down"},
+      {proto::NODE_OUT, "out"},
+      {proto::NODE_DRAINING, "draining"}};
+  for (const auto& [state, name] : kStates) {
+    nodes->With({name})->Set(static_cast<int64_t>(stats.nodes_by_state[state]));
+  }
+  metrics_
+      ->GetGauge("cairn_cluster_pgs_degraded",
+                 "Placement groups whose chain is shorter than the cluster's replicas.")
+      ->Set(static_cast<int64_t>(stats.pgs_degraded));
+  metrics_
+      ->GetGauge("cairn_cluster_pgs_unavailable",
+                 "Placement groups without any chunk server (nothing can be written there).")
+      ->Set(static_cast<int64_t>(stats.pgs_unavailable));
+  metrics_
+      ->GetGauge("cairn_cluster_capacity_bytes",
+                 "Sum of the capacity reported by chunk servers that are up.")
+      ->Set(static_cast<int64_t>(stats.capacity_bytes));
+  metrics_
+      ->GetGauge("cairn_cluster_available_bytes",
+                 "Sum of the available bytes reported by chunk servers that are up.")
+      ->Set(static_cast<int64_t>(stats.available_bytes));
 }
 
 absl::Status WriteReadyFile(const std::string& path, const std::string& grpc_address,

@@ -1,11 +1,15 @@
 // MetaServer: one running metadata server. Owns the store, the Namespace,
-// the gRPC server (cairn.proto.Meta) and the HTTP server (/healthz,
-// /readyz, /metrics), and stops them in order.
+// the ClusterManager (chunk-server membership and the cluster map, on the
+// same store), the gRPC server (cairn.proto.Meta and cairn.proto.Cluster)
+// and the HTTP server (/healthz, /readyz, /metrics), and stops them in
+// order.
 //
-// Lifecycle: Start() opens the store, starts both servers and returns once
-// both accept connections; Shutdown() (or the destructor) stops accepting,
-// lets in-flight RPCs finish (up to shutdown_grace, then cancels them),
-// stops HTTP, and syncs the store to disk.
+// Lifecycle: Start() opens the store, the namespace and the cluster map,
+// starts both servers and the failure detector, and returns once both
+// servers accept connections; Shutdown() (or the destructor) stops
+// accepting, lets in-flight RPCs finish (up to shutdown_grace, then
+// cancels them), stops the failure detector and HTTP, and syncs the store
+// to disk.
 //
 // Thread-safety: the accessors and Shutdown() may be called from any
 // thread; Shutdown() is idempotent.
@@ -19,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "cluster/cluster_manager.h"
 #include "meta/namespace.h"
 #include "store/kv_store.h"
 #include "store/rocksdb_store.h"
@@ -29,6 +34,10 @@ class Server;
 
 namespace cairn::http {
 class HttpServer;
+}
+
+namespace cairn::cluster {
+class ClusterService;
 }
 
 namespace cairn::service {
@@ -54,6 +63,13 @@ struct MetaServerOptions {
   absl::Duration sync_interval = absl::Milliseconds(5);
   // Namespace settings. capacity_path defaults to the RocksDB directory.
   meta::NamespaceOptions namespace_options;
+  // The cluster map (cluster/cluster_manager.h has each knob's meaning and
+  // default): cluster.pg_count (256), cluster.replicas (3),
+  // cluster.bootstrap_nodes (1), cluster.down_after (5 s),
+  // cluster.tick_interval (500 ms), cluster.report_grace (1.5 s). pg_count
+  // and replicas only apply when the store has no map yet. Map changes are
+  // synced to disk under SyncMode::kAlways.
+  cluster::ClusterOptions cluster;
   // Largest request accepted (bytes). Default 8 MiB: above every valid
   // request, so oversized fields reach the handlers and get a typed error
   // (kNameTooLong, kTooBig) rather than a transport error.
@@ -83,15 +99,20 @@ class MetaServer {
 
   MetricsRegistry* metrics() { return metrics_.get(); }
   meta::Namespace* ns() { return ns_.get(); }
+  cluster::ClusterManager* cluster() { return cluster_.get(); }
 
  private:
   explicit MetaServer(MetaServerOptions options);
   absl::Status Init();
+  // Sets the cluster gauges of /metrics from the current map.
+  void UpdateClusterGauges();
 
   MetaServerOptions options_;
   std::unique_ptr<store::KvStore> store_;
   std::unique_ptr<MetricsRegistry> metrics_;
   std::unique_ptr<meta::Namespace> ns_;
+  std::unique_ptr<cluster::ClusterManager> cluster_;
+  std::unique_ptr<cluster::ClusterService> cluster_service_;
   std::unique_ptr<WorkerPool> disk_pool_;
   std::unique_ptr<MetaService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -9,9 +9,10 @@ namespace cairn::service {
 
 std::string_view MetaService::OpName(Op op) {
   static constexpr std::string_view kNames[kOpCount] = {
-      "Lookup", "GetAttr",  "SetAttr",  "Mkdir",     "Create",      "Rmdir",
-      "Unlink", "Rename",   "Link",     "Symlink",   "Readlink",    "Readdir",
-      "Statfs", "GetXattr", "SetXattr", "ListXattr", "RemoveXattr", "Fsync"};
+      "Lookup",    "GetAttr",     "SetAttr",   "Mkdir",     "Create",      "Rmdir",
+      "Unlink",    "Rename",      "Link",      "Symlink",   "Readlink",    "Readdir",
+      "Statfs",    "GetXattr",    "SetXattr",  "ListXattr", "RemoveXattr", "Fsync",
+      "GetChunks", "CommitWrite", "SetPolicy", "GetPolicy"};
   return kNames[op];
 }
 
@@ -47,6 +48,8 @@ bool MetaService::WaitsOnDisk(Op op) const {
     case kSymlink:
     case kSetXattr:
     case kRemoveXattr:
+    case kCommitWrite:
+    case kSetPolicy:
       return options_.changes_wait_for_sync;
     default:
       return false;

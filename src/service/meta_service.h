@@ -14,10 +14,11 @@
 //
 // Handlers are grouped by kind: entries.cc (lookup, create, remove,
 // rename, links), attrs.cc (getattr, setattr, statfs, fsync), dirs.cc
-// (readdir), xattrs.cc.
+// (readdir), xattrs.cc, data.cc (chunks and policies).
 //
-// Ownership and thread-safety: borrows `ns` and `metrics`, which must
-// outlive it; thread-safe (RPCs run concurrently).
+// Ownership and thread-safety: borrows `ns`, `metrics` and the options'
+// cluster manager and pool, which must outlive it; thread-safe (RPCs run
+// concurrently).
 #pragma once
 
 #include <array>
@@ -25,6 +26,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "cluster/cluster_manager.h"
 #include "meta.grpc.pb.h"
 #include "meta/namespace.h"
 #include "service/grpc_status.h"
@@ -39,7 +41,15 @@ struct MetaServiceOptions {
   // Null: everything runs inline. Not owned; must outlive the service.
   WorkerPool* disk_pool = nullptr;
   bool changes_wait_for_sync = false;
+  // The cluster map: its replicas fill in policies' "0 = cluster default",
+  // its epoch goes into GetChunks replies, its nodes' capacity into
+  // Statfs once chunk servers report. Null (tests): replicas
+  // kDefaultClusterReplicas, epoch 0, capacity from the namespace. Not
+  // owned; must outlive the service.
+  const cluster::ClusterManager* cluster = nullptr;
 };
+
+inline constexpr uint32_t kDefaultClusterReplicas = 3;
 
 class MetaService final : public proto::Meta::CallbackService {
  public:
@@ -75,6 +85,15 @@ class MetaService final : public proto::Meta::CallbackService {
                      proto::ListXattrReply* reply) override;
   Reactor* RemoveXattr(Ctx* ctx, const proto::RemoveXattrRequest* req,
                        proto::XattrReply* reply) override;
+  // data.cc
+  Reactor* GetChunks(Ctx* ctx, const proto::GetChunksRequest* req,
+                     proto::GetChunksReply* reply) override;
+  Reactor* CommitWrite(Ctx* ctx, const proto::CommitWriteRequest* req,
+                       proto::CommitWriteReply* reply) override;
+  Reactor* SetPolicy(Ctx* ctx, const proto::SetPolicyRequest* req,
+                     proto::PolicyReply* reply) override;
+  Reactor* GetPolicy(Ctx* ctx, const proto::GetPolicyRequest* req,
+                     proto::PolicyReply* reply) override;
 
  private:
   enum Op {
@@ -96,6 +115,10 @@ class MetaService final : public proto::Meta::CallbackService {
     kListXattr,
     kRemoveXattr,
     kFsync,
+    kGetChunks,
+    kCommitWrite,
+    kSetPolicy,
+    kGetPolicy,
     kOpCount
   };
   static std::string_view OpName(Op op);
@@ -127,6 +150,10 @@ class MetaService final : public proto::Meta::CallbackService {
     reactor->Finish(ToGrpcStatus(status, ctx));
   }
   bool WaitsOnDisk(Op op) const;
+  uint32_t ClusterReplicas() const;
+  uint64_t ClusterEpoch() const;
+  // The stored policy and the effective one (cluster defaults filled in).
+  void FillPolicyReply(const proto::StoragePolicy& stored, proto::PolicyReply* reply);
   void Record(Op op, const absl::Status& status, std::chrono::steady_clock::duration elapsed);
 
   meta::Namespace* const ns_;

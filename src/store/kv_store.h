@@ -3,8 +3,12 @@
 // (embedded default); an etcd store fits the same shape (Get records the
 // key's mod revision, Commit is a Txn comparing those revisions).
 //
-// Thread-safety: a KvStore is thread-safe. A Txn is used by one thread at a
-// time and must not outlive its store.
+// Reads that write nothing need no transaction: KvStore::NewReader() gives
+// a Reader of the latest committed state, which skips the bookkeeping a
+// transaction keeps for conflict detection.
+//
+// Thread-safety: a KvStore is thread-safe. A Txn or Reader is used by one
+// thread at a time and must not outlive its store.
 #pragma once
 
 #include <memory>
@@ -30,22 +34,31 @@ struct CommitOptions {
   bool sync = false;
 };
 
-class Txn {
+// Read access. Code that only reads takes a Reader, so it runs both inside
+// a transaction (a Txn is a Reader) and on KvStore::NewReader().
+class Reader {
  public:
-  virtual ~Txn() = default;
+  virtual ~Reader() = default;
 
-  // Reads `key`, seeing this transaction's own writes. The key is recorded
-  // for conflict detection: Commit fails with Errc::kConflict if another
-  // commit created, changed or deleted it after this read.
+  // Reads `key`; nullopt when absent. On a Txn see Txn::Get.
   virtual absl::StatusOr<std::optional<std::string>> Get(std::string_view key) = 0;
 
   // Reads the committed keys in [begin, end) in key order, at most `limit`
-  // of them (0 = no limit). Scans are NOT recorded for conflict detection
-  // and do not see this transaction's own writes: an operation that must
-  // not race with writers of a range reads (Get) a key every such writer
-  // also writes (for directory entries: the directory's inode).
+  // of them (0 = no limit), all from one consistent state of the store.
+  // On a Txn, scans are NOT recorded for conflict detection and do not see
+  // the transaction's own writes: an operation that must not race with
+  // writers of a range reads (Get) a key every such writer also writes
+  // (for directory entries: the directory's inode).
   virtual absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view begin, std::string_view end,
                                                      size_t limit) = 0;
+};
+
+class Txn : public Reader {
+ public:
+  // Reads `key`, seeing this transaction's own writes. The key is recorded
+  // for conflict detection: Commit fails with Errc::kConflict if another
+  // commit created, changed or deleted it after this read.
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override = 0;
 
   // Buffers a write; nothing is visible to others before Commit.
   virtual void Put(std::string_view key, std::string_view value) = 0;
@@ -62,6 +75,14 @@ class KvStore {
   virtual ~KvStore() = default;
 
   virtual std::unique_ptr<Txn> Begin() = 0;
+
+  // A Reader of the latest committed state, for operations that write
+  // nothing. Each read sees every commit acknowledged before it started;
+  // two reads of one Reader may see different states (there is no
+  // snapshot), except that one Scan is consistent in itself. Nothing is
+  // recorded for conflict detection, which is what makes it cheaper than
+  // a transaction that is never committed.
+  virtual std::unique_ptr<Reader> NewReader() = 0;
 
   // Makes every commit acknowledged so far durable on disk.
   virtual absl::Status Sync() = 0;

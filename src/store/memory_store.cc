@@ -6,6 +6,45 @@
 
 namespace cairn::store {
 
+namespace {
+
+// Committed keys of `data` (MemoryStore::data_) in [begin, end), at most
+// `limit` (0: all). The caller holds the store's mutex.
+template <typename Map>
+std::vector<KeyValue> ScanLocked(const Map& data, std::string_view begin, std::string_view end,
+                                 size_t limit) {
+  std::vector<KeyValue> out;
+  for (auto it = data.lower_bound(begin); it != data.end() && it->first < end; ++it) {
+    if (!it->second.value) continue;
+    out.push_back({it->first, *it->second.value});
+    if (limit != 0 && out.size() >= limit) break;
+  }
+  return out;
+}
+
+}  // namespace
+
+class MemoryReader final : public Reader {
+ public:
+  explicit MemoryReader(MemoryStore* store) : store_(store) {}
+
+  absl::StatusOr<std::optional<std::string>> Get(std::string_view key) override {
+    absl::ReaderMutexLock lock(&store_->mu_);
+    auto it = store_->data_.find(key);
+    if (it == store_->data_.end()) return std::optional<std::string>();
+    return it->second.value;
+  }
+
+  absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view begin, std::string_view end,
+                                             size_t limit) override {
+    absl::ReaderMutexLock lock(&store_->mu_);
+    return ScanLocked(store_->data_, begin, end, limit);
+  }
+
+ private:
+  MemoryStore* store_;
+};
+
 class MemoryTxn final : public Txn {
  public:
   explicit MemoryTxn(MemoryStore* store) : store_(store) {}
@@ -22,15 +61,8 @@ class MemoryTxn final : public Txn {
 
   absl::StatusOr<std::vector<KeyValue>> Scan(std::string_view begin, std::string_view end,
                                              size_t limit) override {
-    std::vector<KeyValue> out;
     absl::ReaderMutexLock lock(&store_->mu_);
-    for (auto it = store_->data_.lower_bound(begin); it != store_->data_.end() && it->first < end;
-         ++it) {
-      if (!it->second.value) continue;
-      out.push_back({it->first, *it->second.value});
-      if (limit != 0 && out.size() >= limit) break;
-    }
-    return out;
+    return ScanLocked(store_->data_, begin, end, limit);
   }
 
   void Put(std::string_view key, std::string_view value) override {
@@ -65,5 +97,7 @@ class MemoryTxn final : public Txn {
 };
 
 std::unique_ptr<Txn> MemoryStore::Begin() { return std::make_unique<MemoryTxn>(this); }
+
+std::unique_ptr<Reader> MemoryStore::NewReader() { return std::make_unique<MemoryReader>(this); }
 
 }  // namespace cairn::store

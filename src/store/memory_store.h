@@ -19,11 +19,13 @@ class MemoryStore final : public KvStore {
  public:
   MemoryStore() = default;
   std::unique_ptr<Txn> Begin() override;
+  std::unique_ptr<Reader> NewReader() override;
   absl::Status Sync() override { return absl::OkStatus(); }
   std::string_view Name() const override { return "memory"; }
 
  private:
   friend class MemoryTxn;
+  friend class MemoryReader;
   struct Entry {
     std::optional<std::string> value;  // nullopt: deleted (a tombstone keeps the version)
     uint64_t version = 0;

@@ -52,6 +52,8 @@ class RocksDbStore final : public KvStore {
   ~RocksDbStore() override;  // stops the sync thread, syncs, closes
 
   std::unique_ptr<Txn> Begin() override;
+  // Reads straight from the database (no transaction, no snapshot).
+  std::unique_ptr<Reader> NewReader() override;
   absl::Status Sync() override;
   std::string_view Name() const override { return "rocksdb"; }
 
@@ -60,6 +62,7 @@ class RocksDbStore final : public KvStore {
 
  private:
   friend class RocksDbTxn;
+  friend class RocksDbReader;
   explicit RocksDbStore(const RocksDbOptions& options);
   void SyncLoop();
   void NoteWrite() { dirty_.store(true, std::memory_order_relaxed); }

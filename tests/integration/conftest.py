@@ -46,23 +46,30 @@ class ServerError(Exception):
     pass
 
 
-class MetaServer:
-    """One `cairn meta` process on `rocksdb:<store_dir>`.
+class ServerProcess:
+    """One `cairn SUBCOMMAND ...` server process that writes a ready file.
 
-    start() may be called again after the process ended (restart on the
-    same store, new ports). Use from the main thread; kill() is safe from
-    another thread while the process has not been waited for.
+    start() may be called again after the process ended (a restart with the
+    same arguments; ports given as 0 are picked anew). Use from the main
+    thread; kill() is safe from another thread while the process has not
+    been waited for. Subclasses give the subcommand, its arguments and the
+    address keys the ready file must hold.
     """
 
-    def __init__(self, binary, store_dir, work_dir, extra_args=()):
+    name = "server"
+    address_keys = ("grpc", "http")
+
+    def __init__(self, binary, work_dir, extra_args=()):
         self.binary = str(binary)
-        self.store_dir = Path(store_dir)
         self.work_dir = Path(work_dir)
         self.extra_args = list(extra_args)
         self.proc = None
         self.info = None
         self.starts = 0
         self.log_path = None
+
+    def command(self, ready_file):
+        raise NotImplementedError
 
     @property
     def grpc(self):
@@ -79,48 +86,52 @@ class MetaServer:
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
-    def start(self):
-        assert not self.running(), "server already running"
+    def start(self, wait_ready=True):
+        assert not self.running(), f"{self.name} already running"
         self.starts += 1
-        ready = self.work_dir / f"meta-ready-{self.starts}.json"
-        self.log_path = self.work_dir / f"meta-{self.starts}.log"
+        ready = self.work_dir / f"{self.name}-ready-{self.starts}.json"
+        self.log_path = self.work_dir / f"{self.name}-{self.starts}.log"
         if ready.exists():
             ready.unlink()
-        args = [self.binary, "meta",
-                "--store", f"rocksdb:{self.store_dir}",
-                "--listen", "127.0.0.1:0",
-                "--http", "127.0.0.1:0",
-                "--ready-file", str(ready),
-                *self.extra_args]
+        args = [self.binary, *self.command(ready), *self.extra_args]
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         self.info = None
-        deadline = time.monotonic() + START_TIMEOUT
+        self._ready_file = ready
+        if wait_ready:
+            self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout=START_TIMEOUT):
+        ready = self._ready_file
+        deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise ServerError(f"cairn meta exited with {self.proc.returncode} before it was "
-                                  f"ready:\n{self.log_tail()}")
+                raise ServerError(f"cairn {self.name} exited with {self.proc.returncode} before "
+                                  f"it was ready:\n{self.log_tail()}")
             if ready.exists():
                 try:
                     info = json.loads(ready.read_text())
                 except (ValueError, OSError):
                     info = None  # still being written
-                if isinstance(info, dict) and {"grpc", "http", "pid"} <= info.keys():
+                if isinstance(info, dict) and {*self.address_keys, "pid"} <= info.keys():
                     self.info = info
                     break
             if time.monotonic() > deadline:
                 self.stop()
-                raise ServerError(f"cairn meta not ready after {START_TIMEOUT}s:\n{self.log_tail()}")
+                raise ServerError(f"cairn {self.name} not ready after {timeout}s:\n"
+                                  f"{self.log_tail()}")
             time.sleep(0.01)
         if self.info["pid"] != self.proc.pid:
             self.stop()
             raise ServerError(f"ready file pid {self.info['pid']} != process {self.proc.pid}")
-        for key in ("grpc", "http"):
+        for key in self.address_keys:
             host, _, port = self.info[key].rpartition(":")
             if host != "127.0.0.1" or not port.isdigit() or int(port) == 0:
                 self.stop()
-                raise ServerError(f"ready file {key} address {self.info[key]!r} is not 127.0.0.1:PORT")
+                raise ServerError(f"ready file {key} address {self.info[key]!r} is not "
+                                  f"127.0.0.1:PORT")
         return self
 
     def kill(self, sig=signal.SIGKILL):
@@ -155,6 +166,61 @@ class MetaServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
+class MetaServer(ServerProcess):
+    """One `cairn meta` process on `rocksdb:<store_dir>`."""
+
+    name = "meta"
+
+    def __init__(self, binary, store_dir, work_dir, extra_args=()):
+        super().__init__(binary, work_dir, extra_args)
+        self.store_dir = Path(store_dir)
+
+    def command(self, ready_file):
+        return ["meta", "--store", f"rocksdb:{self.store_dir}",
+                "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+                "--ready-file", str(ready_file)]
+
+
+class ChunkServer(ServerProcess):
+    """One `cairn chunk` process on its data directories, registered with
+    the meta server at `meta_addr` (a callable, so a restarted meta's new
+    address is used on the chunk server's next start)."""
+
+    name = "chunk"
+    address_keys = ("data", "grpc", "http")
+
+    def __init__(self, binary, dirs, work_dir, meta_addr, extra_args=()):
+        super().__init__(binary, work_dir, extra_args)
+        self.dirs = [Path(d) for d in dirs]
+        self.meta_addr = meta_addr
+
+    def command(self, ready_file):
+        args = ["chunk", "--meta", self.meta_addr(),
+                "--listen", "127.0.0.1:0", "--data-listen", "127.0.0.1:0",
+                "--http", "127.0.0.1:0", "--ready-file", str(ready_file)]
+        for d in self.dirs:
+            args += ["--dir", str(d)]
+        return args
+
+    @property
+    def data(self):
+        return self.info["data"]
+
+    @property
+    def node_id(self):
+        return int(self.info["node_id"])
+
+    def chunk_files(self):
+        """Every stored chunk file (not temporaries, not quarantined)."""
+        found = []
+        for d in self.dirs:
+            for p in d.rglob("*"):
+                if (p.is_file() and len(p.name) == 32 and "quarantine" not in p.parts
+                        and all(c in "0123456789abcdef" for c in p.name)):
+                    found.append(p)
+        return found
+
+
 class CliResult:
     def __init__(self, args, returncode, stdout, stderr):
         self.args = args
@@ -183,8 +249,16 @@ class Cli:
         self.binary = str(binary)
         self.meta = meta_addr
 
+    # Commands whose first argument names a subcommand (`admin status`):
+    # client flags belong to that subcommand.
+    GROUPS = ("admin", "policy", "xattr", "bench")
+
     def run(self, cmd, *args, timeout=CLI_TIMEOUT, meta=True):
-        argv = [self.binary, cmd] + (["--meta", self.meta] if meta else []) + list(args)
+        args = list(args)
+        head = [cmd]
+        if cmd in self.GROUPS and args:
+            head.append(args.pop(0))
+        argv = [self.binary, *head] + (["--meta", self.meta] if meta else []) + args
         p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
         return CliResult([cmd, *args], p.returncode, p.stdout, p.stderr)
 
@@ -299,6 +373,96 @@ def meta_factory(cairn_bin, tmp_path):
             errors.append(repr(e))
     if errors:
         pytest.fail("\n".join(errors), pytrace=False)
+
+
+class Cluster:
+    """A `cairn meta` and N `cairn chunk` processes on loopback, each chunk
+    server with its own data directory under `root`. Started by start(),
+    stopped (by PID) by stop(); chunk servers can be killed and restarted
+    one by one."""
+
+    def __init__(self, binary, root, chunk_servers=5, meta_args=(), chunk_args=()):
+        self.binary = str(binary)
+        self.root = Path(root)
+        self.n = chunk_servers
+        self.meta = MetaServer(binary, self.root / "meta-store", self._work("meta"),
+                               ["--bootstrap-nodes", str(chunk_servers), *meta_args])
+        self.chunks = [ChunkServer(binary, [self.root / f"chunk{i}" / "data"],
+                                   self._work(f"chunk{i}"), lambda: self.meta.grpc, chunk_args)
+                       for i in range(1, chunk_servers + 1)]
+
+    def _work(self, name):
+        d = self.root / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def start(self, timeout=START_TIMEOUT):
+        self.meta.start()
+        for c in self.chunks:
+            c.start(wait_ready=False)
+        for c in self.chunks:
+            c.wait_ready()
+        self.wait_healthy(timeout=timeout)
+        return self
+
+    @property
+    def cli(self):
+        return Cli(self.binary, self.meta.grpc)
+
+    def status(self):
+        return self.cli.json("admin", "status", "--json")
+
+    def wait_healthy(self, up=None, timeout=START_TIMEOUT):
+        """Waits until `up` nodes (default: every running chunk server) are
+        up and every PG has a full chain; returns the status."""
+        up = sum(c.running() for c in self.chunks) if up is None else up
+        want = min(3, up)
+        deadline = time.monotonic() + timeout
+        while True:
+            st = self.status()
+            nodes_up = [n for n in st["nodes"] if n["state"] == "up"]
+            if len(nodes_up) == up and st["pgs"] and all(
+                    len(pg["chain"]) >= want for pg in st["pgs"]):
+                return st
+            if time.monotonic() > deadline:
+                raise ServerError(f"cluster not healthy after {timeout}s: {st}")
+            time.sleep(0.1)
+
+    def by_node(self, node_id):
+        return next(c for c in self.chunks if c.info and c.node_id == node_id)
+
+    def stop(self):
+        """Stops every process (chunk servers first); returns the list of
+        (name, exit code) of those that did not exit 0 on SIGTERM."""
+        bad = []
+        for p in [*self.chunks, self.meta]:
+            if p.running():
+                code = p.stop()
+                if code != 0:
+                    bad.append((p.name, code, p.log_tail()))
+        return bad
+
+
+@pytest.fixture
+def cluster_factory(cairn_bin, tmp_path):
+    """Returns new_cluster(chunk_servers=5, meta_args=(), chunk_args=()) ->
+    started Cluster; every cluster made is stopped at teardown and must
+    exit cleanly."""
+    clusters = []
+
+    def new_cluster(chunk_servers=5, meta_args=(), chunk_args=()):
+        c = Cluster(cairn_bin, tmp_path / f"cluster{len(clusters) + 1}", chunk_servers,
+                    meta_args, chunk_args)
+        clusters.append(c)
+        return c.start()
+
+    yield new_cluster
+    bad = []
+    for c in clusters:
+        bad += c.stop()
+    if bad:
+        pytest.fail("\n".join(f"cairn {n} exited {code} on SIGTERM:\n{log}"
+                              for n, code, log in bad), pytrace=False)
 
 
 @pytest.fixture

@@ -14,6 +14,9 @@
 // An existing name: kExists when `exclusive`; otherwise kIsDir for a
 // directory, kExists for a symlink (the client resolves it; the server
 // does not follow the last component), and the file's record for a file.
+//
+// A new file takes its parent's policy with chunk_size filled in (the
+// parent's, else kDefaultChunkSize): a file's slot size never changes.
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "meta/names.h"
@@ -39,6 +42,7 @@ absl::StatusOr<proto::InodeRecord> Create(store::Txn& txn, int64_t now_ns, Inode
   }
 
   proto::InodeRecord rec = MakeInode(args, proto::FILE_TYPE_REGULAR, dir, now_ns);
+  rec.mutable_policy()->set_chunk_size(ChunkSizeOf(dir));
   StoreInode(txn, rec);
   StoreDirent(txn, parent, name, args.ino, proto::FILE_TYPE_REGULAR);
   dir.set_entries(dir.entries() + 1);

@@ -6,7 +6,7 @@
 
 namespace cairn::meta::ops {
 
-absl::StatusOr<proto::InodeRecord> GetAttr(store::Txn& txn, InodeId ino) {
+absl::StatusOr<proto::InodeRecord> GetAttr(store::Reader& txn, InodeId ino) {
   return LoadInode(txn, ino);
 }
 

@@ -6,7 +6,7 @@
 
 namespace cairn::meta::ops {
 
-absl::StatusOr<proto::InodeRecord> LoadInode(store::Txn& txn, InodeId ino) {
+absl::StatusOr<proto::InodeRecord> LoadInode(store::Reader& txn, InodeId ino) {
   if (!ino.valid()) return Error(Errc::kInvalid, "inode id 0");
   ASSIGN_OR_RETURN(std::optional<std::string> value, txn.Get(keys::Inode(ino)));
   if (!value.has_value()) return Error(Errc::kNotFound, "no inode " + ino.ToString());
@@ -17,7 +17,7 @@ absl::StatusOr<proto::InodeRecord> LoadInode(store::Txn& txn, InodeId ino) {
   return rec;
 }
 
-absl::StatusOr<proto::InodeRecord> LoadDir(store::Txn& txn, InodeId ino) {
+absl::StatusOr<proto::InodeRecord> LoadDir(store::Reader& txn, InodeId ino) {
   ASSIGN_OR_RETURN(proto::InodeRecord rec, LoadInode(txn, ino));
   if (rec.type() != proto::FILE_TYPE_DIRECTORY) {
     return Error(Errc::kNotDir, "inode " + ino.ToString() + " is not a directory");
@@ -29,7 +29,7 @@ void StoreInode(store::Txn& txn, const proto::InodeRecord& rec) {
   txn.Put(keys::Inode(InodeId(rec.ino())), rec.SerializeAsString());
 }
 
-absl::StatusOr<std::optional<proto::DirentRecord>> FindDirent(store::Txn& txn, InodeId parent,
+absl::StatusOr<std::optional<proto::DirentRecord>> FindDirent(store::Reader& txn, InodeId parent,
                                                               std::string_view name) {
   ASSIGN_OR_RETURN(std::optional<std::string> value, txn.Get(keys::Dirent(parent, name)));
   if (!value.has_value()) return std::optional<proto::DirentRecord>();
@@ -76,7 +76,7 @@ absl::Status AddFileCount(store::Txn& txn, InodeId dir, int64_t delta) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<uint64_t> CountFiles(store::Txn& txn) {
+absl::StatusOr<uint64_t> CountFiles(store::Reader& txn) {
   ASSIGN_OR_RETURN(std::vector<store::KeyValue> shards,
                    txn.Scan(keys::CounterBegin(kFileCounter), keys::CounterEnd(kFileCounter), 0));
   uint64_t total = 0;

@@ -14,7 +14,8 @@
 
 namespace cairn::meta::ops {
 
-absl::StatusOr<proto::InodeRecord> Lookup(store::Txn& txn, InodeId parent, std::string_view name) {
+absl::StatusOr<proto::InodeRecord> Lookup(store::Reader& txn, InodeId parent,
+                                          std::string_view name) {
   if (name == ".") return LoadDir(txn, parent);
   if (name == "..") {
     ASSIGN_OR_RETURN(proto::InodeRecord dir, LoadDir(txn, parent));

@@ -14,6 +14,10 @@
 //    concurrent commit that changes it makes this one conflict. Scans are
 //    used only for ranges whose writers also write a key read with Get.
 //  - On error it may have buffered writes; the caller must not commit.
+//  - One that only reads takes a store::Reader: a Txn when it runs inside a
+//    transaction (its Gets are then conflict-checked), or the store's
+//    latest-state reader (KvStore::NewReader) for a read on its own, which
+//    sees each key as of the moment it reads it (no common snapshot).
 //
 // Thread-safety: functions are stateless; a Txn is used by one thread.
 #pragma once
@@ -60,13 +64,13 @@ struct NewInode {
 // ---- Record helpers (inode_io.cc) ----
 
 // The inode `ino` (Get). kNotFound when absent, kInternal (a corrupt record) when unparsable.
-absl::StatusOr<proto::InodeRecord> LoadInode(store::Txn& txn, InodeId ino);
+absl::StatusOr<proto::InodeRecord> LoadInode(store::Reader& txn, InodeId ino);
 // As LoadInode, but kNotDir unless it is a directory.
-absl::StatusOr<proto::InodeRecord> LoadDir(store::Txn& txn, InodeId ino);
+absl::StatusOr<proto::InodeRecord> LoadDir(store::Reader& txn, InodeId ino);
 void StoreInode(store::Txn& txn, const proto::InodeRecord& rec);
 
 // The entry `name` of directory `parent` (Get); nullopt when absent.
-absl::StatusOr<std::optional<proto::DirentRecord>> FindDirent(store::Txn& txn, InodeId parent,
+absl::StatusOr<std::optional<proto::DirentRecord>> FindDirent(store::Reader& txn, InodeId parent,
                                                               std::string_view name);
 void StoreDirent(store::Txn& txn, InodeId parent, std::string_view name, InodeId ino,
                  proto::FileType type);
@@ -80,7 +84,7 @@ absl::Status DeleteInode(store::Txn& txn, const proto::InodeRecord& rec);
 // Adds `delta` to the file counter shard of directory `dir` (Get + Put).
 absl::Status AddFileCount(store::Txn& txn, InodeId dir, int64_t delta);
 // Sum of all file counter shards (a Scan: a statistic, not conflict-checked).
-absl::StatusOr<uint64_t> CountFiles(store::Txn& txn);
+absl::StatusOr<uint64_t> CountFiles(store::Reader& txn);
 
 // A new inode of `type` below directory `parent`: times `now`, nlink 1
 // (2 for a directory), the parent's storage policy.
@@ -92,6 +96,33 @@ inline void TouchDir(proto::InodeRecord& dir, int64_t now_ns) {
   dir.set_mtime_ns(now_ns);
   dir.set_ctime_ns(now_ns);
 }
+
+// ---- File data helpers (file_data.cc) ----
+
+// A file's slot size: its policy's chunk_size, kDefaultChunkSize when 0.
+uint64_t ChunkSizeOf(const proto::InodeRecord& rec);
+// kInvalid unless `id` is kChunkIdBytes bytes and not all zero; `what`
+// names it in the message.
+absl::Status CheckChunkId(std::string_view id, std::string_view what);
+// kInvalid unless `policy` is valid (see Namespace::SetPolicy).
+absl::Status CheckPolicy(const proto::StoragePolicy& policy);
+// Keeps the invariant "no chunk extends past the size": every chunk of
+// file `rec` starting at or past rec.size() is removed and its id appended
+// to `released`, a chunk straddling the size is cut to end there, and
+// trailing empty slots are dropped.
+void TrimChunksToSize(proto::InodeRecord& rec, std::vector<std::string>& released);
+// Queues the ids of `released` that `rec` (the inode as it is stored
+// after this transaction; nullptr when it is deleted) no longer
+// references, each once, in one GC entry under key
+// GcQueue(now_ns, ino, nonce). Writes nothing when none remain.
+void QueueReleased(store::Txn& txn, int64_t now_ns, uint64_t nonce, InodeId ino,
+                   const std::vector<std::string>& released, const proto::InodeRecord* rec);
+// Queues every chunk of file `rec`, which this transaction deletes.
+void QueueAllChunks(store::Txn& txn, int64_t now_ns, uint64_t nonce, const proto::InodeRecord& rec);
+// The kConflict a CommitWrite returns for a slot that no longer holds its
+// expected id, and the test for it (RunTxn must not retry it).
+absl::Status SlotChanged(uint64_t slot, InodeId ino);
+bool IsSlotChanged(const absl::Status& status);
 
 // ---- Path resolution (resolve.cc) ----
 
@@ -106,44 +137,62 @@ struct Resolved {
 // SplitPath; kNotFound for a missing component; kNotDir for a
 // non-directory in the middle; kLoop after kMaxSymlinkFollows symlinks.
 // Reads every entry and symlink on the way with Get.
-absl::StatusOr<Resolved> ResolvePath(store::Txn& txn, std::string_view path, bool follow_last);
+absl::StatusOr<Resolved> ResolvePath(store::Reader& txn, std::string_view path, bool follow_last);
 
 // A Ref's inode id: the id itself (kInvalid for id 0, no check that it
 // exists) or ResolvePath(path, follow_last).
-absl::StatusOr<InodeId> ResolveRef(store::Txn& txn, const Ref& ref, bool follow_last);
+absl::StatusOr<InodeId> ResolveRef(store::Reader& txn, const Ref& ref, bool follow_last);
 
 // ---- Operations, one per file ----
 
-absl::StatusOr<proto::InodeRecord> Lookup(store::Txn& txn, InodeId parent, std::string_view name);
-absl::StatusOr<proto::InodeRecord> GetAttr(store::Txn& txn, InodeId ino);
-absl::StatusOr<proto::InodeRecord> SetAttr(store::Txn& txn, int64_t now_ns, InodeId ino,
-                                           const SetAttrArgs& args);
+absl::StatusOr<proto::InodeRecord> Lookup(store::Reader& txn, InodeId parent,
+                                          std::string_view name);
+absl::StatusOr<proto::InodeRecord> GetAttr(store::Reader& txn, InodeId ino);
+// `gc_nonce` keys the GC entry of chunks a truncate releases.
+absl::StatusOr<proto::InodeRecord> SetAttr(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce,
+                                           InodeId ino, const SetAttrArgs& args);
 absl::StatusOr<proto::InodeRecord> Mkdir(store::Txn& txn, int64_t now_ns, InodeId parent,
                                          std::string_view name, const NewInode& args);
 absl::Status Rmdir(store::Txn& txn, int64_t now_ns, InodeId parent, std::string_view name);
 absl::StatusOr<proto::InodeRecord> Create(store::Txn& txn, int64_t now_ns, InodeId parent,
                                           std::string_view name, bool exclusive,
                                           const NewInode& args);
-absl::Status Unlink(store::Txn& txn, int64_t now_ns, InodeId parent, std::string_view name);
-absl::Status Rename(store::Txn& txn, int64_t now_ns, InodeId src_parent, std::string_view src_name,
-                    InodeId dst_parent, std::string_view dst_name, uint32_t flags);
+// `gc_nonce` keys the GC entry of a deleted file's chunks (Unlink, Rename).
+absl::Status Unlink(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce, InodeId parent,
+                    std::string_view name);
+absl::Status Rename(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce, InodeId src_parent,
+                    std::string_view src_name, InodeId dst_parent, std::string_view dst_name,
+                    uint32_t flags);
 absl::StatusOr<proto::InodeRecord> Link(store::Txn& txn, int64_t now_ns, InodeId target,
                                         InodeId new_parent, std::string_view new_name);
 absl::StatusOr<proto::InodeRecord> Symlink(store::Txn& txn, int64_t now_ns, InodeId parent,
                                            std::string_view name, std::string_view target,
                                            const NewInode& args);
-absl::StatusOr<std::string> Readlink(store::Txn& txn, InodeId ino);
+absl::StatusOr<std::string> Readlink(store::Reader& txn, InodeId ino);
 // `limit` must be >= 1 (the caller caps it).
-absl::StatusOr<ReaddirPage> Readdir(store::Txn& txn, InodeId dir, std::string_view after,
+absl::StatusOr<ReaddirPage> Readdir(store::Reader& txn, InodeId dir, std::string_view after,
                                     uint32_t limit, bool with_attrs);
 // Inode counts from the file counter, capacity from statvfs(capacity_path)
 // (zero when empty).
-absl::StatusOr<StatfsInfo> Statfs(store::Txn& txn, const std::string& capacity_path);
+absl::StatusOr<StatfsInfo> Statfs(store::Reader& txn, const std::string& capacity_path);
 
-absl::StatusOr<std::string> GetXattr(store::Txn& txn, InodeId ino, std::string_view name);
+absl::StatusOr<std::string> GetXattr(store::Reader& txn, InodeId ino, std::string_view name);
 absl::Status SetXattr(store::Txn& txn, int64_t now_ns, InodeId ino, std::string_view name,
                       std::string_view value, uint32_t flags);
-absl::StatusOr<std::vector<std::string>> ListXattr(store::Txn& txn, InodeId ino);
+absl::StatusOr<std::vector<std::string>> ListXattr(store::Reader& txn, InodeId ino);
 absl::Status RemoveXattr(store::Txn& txn, int64_t now_ns, InodeId ino, std::string_view name);
+
+// `max_slots` must be in 1..kMaxChunksPerReply (the caller caps it).
+absl::StatusOr<FileChunks> GetChunks(store::Reader& txn, InodeId ino, uint64_t first_slot,
+                                     uint32_t max_slots);
+absl::StatusOr<proto::InodeRecord> CommitWrite(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce,
+                                               InodeId ino, const CommitWriteArgs& args);
+absl::StatusOr<proto::InodeRecord> SetPolicy(store::Txn& txn, int64_t now_ns, InodeId ino,
+                                             const proto::StoragePolicy& policy);
+absl::StatusOr<proto::StoragePolicy> GetPolicy(store::Reader& txn, InodeId ino);
+// `limit` must be >= 1.
+absl::StatusOr<std::vector<GcQueueEntry>> ListGcQueue(store::Reader& txn, std::string_view after,
+                                                      uint32_t limit);
+absl::Status RemoveGcEntries(store::Txn& txn, const std::vector<std::string>& keys);
 
 }  // namespace cairn::meta::ops

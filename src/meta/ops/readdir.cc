@@ -6,11 +6,11 @@
 // extra only tells whether the page is the last), and with `with_attrs`
 // each child's inode (Get). Read-only, never committed: nothing to retry.
 //
-// Paging by name, each page from a fresh snapshot, makes a listing stable
+// Paging by name, each page from a fresh scan, makes a listing stable
 // under concurrent changes: an entry present for the whole listing has a
 // fixed name, so exactly one page returns it, and names only grow. An entry
-// whose inode is gone by the time it is read (possible only with stores
-// without snapshots) was removed concurrently and is left out.
+// whose inode is gone by the time it is read (a Reader has no snapshot) was
+// removed concurrently and is left out.
 // "." and ".." are not stored; frontends add them.
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -19,7 +19,7 @@
 
 namespace cairn::meta::ops {
 
-absl::StatusOr<ReaddirPage> Readdir(store::Txn& txn, InodeId dir, std::string_view after,
+absl::StatusOr<ReaddirPage> Readdir(store::Reader& txn, InodeId dir, std::string_view after,
                                     uint32_t limit, bool with_attrs) {
   if (limit == 0) return Error(Errc::kInvalid, "readdir limit 0");
   RETURN_IF_ERROR(LoadDir(txn, dir).status());

@@ -7,7 +7,7 @@
 
 namespace cairn::meta::ops {
 
-absl::StatusOr<std::string> Readlink(store::Txn& txn, InodeId ino) {
+absl::StatusOr<std::string> Readlink(store::Reader& txn, InodeId ino) {
   ASSIGN_OR_RETURN(proto::InodeRecord rec, LoadInode(txn, ino));
   if (rec.type() != proto::FILE_TYPE_SYMLINK) {
     return Error(Errc::kInvalid, "inode " + ino.ToString() + " is not a symlink");

@@ -16,7 +16,8 @@
 //  - the destination parent's file counter shard when an inode is deleted.
 // Writes: the two entries, the parents (entries, nlink for directory moves,
 // mtime, ctime), the moved inodes (ctime, parent for directories), and the
-// replaced inode (nlink - 1 and ctime, or deleted with its xattrs).
+// replaced inode (nlink - 1 and ctime, or deleted with its xattrs, and a
+// deleted file's chunks queued for GC under GcQueue(now_ns, ino, gc_nonce)).
 //
 // Retry: every attempt re-reads both entries and recomputes all writes, so
 // a retry after a concurrent change either renames what is there now or
@@ -56,8 +57,9 @@ absl::Status CheckNotAncestor(store::Txn& txn, InodeId dir, const proto::InodeRe
 
 }  // namespace
 
-absl::Status Rename(store::Txn& txn, int64_t now_ns, InodeId src_parent, std::string_view src_name,
-                    InodeId dst_parent, std::string_view dst_name, uint32_t flags) {
+absl::Status Rename(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce, InodeId src_parent,
+                    std::string_view src_name, InodeId dst_parent, std::string_view dst_name,
+                    uint32_t flags) {
   if ((flags & ~(kRenameNoReplace | kRenameExchange)) != 0) {
     return Error(Errc::kInvalid, "unknown rename flags");
   }
@@ -153,6 +155,7 @@ absl::Status Rename(store::Txn& txn, int64_t now_ns, InodeId src_parent, std::st
       if (dst_is_dir || dst.nlink() <= 1) {
         RETURN_IF_ERROR(DeleteInode(txn, dst));
         RETURN_IF_ERROR(AddFileCount(txn, dst_parent, -1));
+        QueueAllChunks(txn, now_ns, gc_nonce, dst);
       } else {
         dst.set_nlink(dst.nlink() - 1);
         dst.set_ctime_ns(now_ns);

@@ -1,8 +1,8 @@
 // Path resolution. Reads, all with Get: the entry of every component, the
 // inode of every symlink followed, and the inode of a directory whose ".."
-// a symlink target walks through. A mutating operation resolves in a
-// separate read-only transaction and then works on inode ids (see
-// namespace.cc); a read resolves in its own transaction.
+// a symlink target walks through. Every caller resolves on the store's
+// latest-state Reader, outside any transaction; a mutating operation then
+// works on the inode ids found (see namespace.cc).
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "meta/names.h"
@@ -33,7 +33,7 @@ absl::Status PushTarget(std::string_view target, std::vector<std::string>& pendi
 
 }  // namespace
 
-absl::StatusOr<Resolved> ResolvePath(store::Txn& txn, std::string_view path, bool follow_last) {
+absl::StatusOr<Resolved> ResolvePath(store::Reader& txn, std::string_view path, bool follow_last) {
   ASSIGN_OR_RETURN(std::vector<std::string_view> parts, SplitPath(path));
   std::vector<std::string> pending(parts.rbegin(), parts.rend());
   Resolved cur{kRootInode, proto::FILE_TYPE_DIRECTORY};
@@ -70,7 +70,7 @@ absl::StatusOr<Resolved> ResolvePath(store::Txn& txn, std::string_view path, boo
   return cur;
 }
 
-absl::StatusOr<InodeId> ResolveRef(store::Txn& txn, const Ref& ref, bool follow_last) {
+absl::StatusOr<InodeId> ResolveRef(store::Reader& txn, const Ref& ref, bool follow_last) {
   if (!ref.path.empty()) {
     ASSIGN_OR_RETURN(Resolved r, ResolvePath(txn, ref.path, follow_last));
     return r.ino;

@@ -9,27 +9,38 @@
 // changes on top of what it read.
 //
 // Semantics: mode keeps only the permission bits (07777); size is for
-// regular files only (kIsDir for a directory, kInvalid otherwise) and, as
-// chunk lists are not yet trimmed, only sets the size; a size change sets
-// mtime unless mtime is given. Every change sets ctime. No field set: the
-// record is returned unchanged and nothing is written.
+// regular files only (kIsDir for a directory, kInvalid otherwise, kInvalid
+// over kMaxFileSize). Shrinking releases every chunk whose slot starts at
+// or past the new size and cuts the chunk straddling it to end there (so a
+// later grow reads zeros, not old bytes); trailing empty slots go.
+// Growing only sets the size. Released chunks are queued for GC in the
+// same transaction under GcQueue(now_ns, ino, gc_nonce). A size change
+// sets mtime unless mtime is given. Every change sets ctime. No field set:
+// the record is returned unchanged and nothing is written.
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "meta/ops/ops.h"
 
 namespace cairn::meta::ops {
 
-absl::StatusOr<proto::InodeRecord> SetAttr(store::Txn& txn, int64_t now_ns, InodeId ino,
-                                           const SetAttrArgs& args) {
+absl::StatusOr<proto::InodeRecord> SetAttr(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce,
+                                           InodeId ino, const SetAttrArgs& args) {
   ASSIGN_OR_RETURN(proto::InodeRecord rec, LoadInode(txn, ino));
   bool changed = false;
+  std::vector<std::string> released;
   if (args.size.has_value()) {
     if (rec.type() == proto::FILE_TYPE_DIRECTORY) return Error(Errc::kIsDir, "size of a directory");
     if (rec.type() != proto::FILE_TYPE_REGULAR) {
       return Error(Errc::kInvalid, "size of a non-regular file");
     }
+    if (*args.size > kMaxFileSize) {
+      return Error(Errc::kInvalid, "size " + std::to_string(*args.size) +
+                                       " exceeds the largest file size " +
+                                       std::to_string(kMaxFileSize));
+    }
     if (*args.size != rec.size()) {
       rec.set_size(*args.size);
+      TrimChunksToSize(rec, released);
       if (!args.mtime_ns.has_value()) rec.set_mtime_ns(now_ns);
     }
     changed = true;
@@ -57,6 +68,7 @@ absl::StatusOr<proto::InodeRecord> SetAttr(store::Txn& txn, int64_t now_ns, Inod
   if (!changed) return rec;
   rec.set_ctime_ns(now_ns);
   StoreInode(txn, rec);
+  QueueReleased(txn, now_ns, gc_nonce, ino, released, &rec);
   return rec;
 }
 

@@ -20,7 +20,7 @@ namespace {
 constexpr uint64_t kReportedInodes = uint64_t{1} << 48;
 }  // namespace
 
-absl::StatusOr<StatfsInfo> Statfs(store::Txn& txn, const std::string& capacity_path) {
+absl::StatusOr<StatfsInfo> Statfs(store::Reader& txn, const std::string& capacity_path) {
   StatfsInfo info;
   ASSIGN_OR_RETURN(info.files, CountFiles(txn));
   info.files_free = info.files < kReportedInodes ? kReportedInodes - info.files : 0;

@@ -8,7 +8,8 @@
 // the child's inode, read above, so the scan cannot miss a concurrent one.
 // Writes: the entry (deleted), the parent (entries - 1, mtime, ctime), the
 // child (nlink - 1, ctime) or, at nlink 0, the child's inode and xattrs
-// deleted and the counter shard decremented.
+// deleted, the counter shard decremented and every chunk of the file
+// queued for GC (one entry, key GcQueue(now_ns, child, gc_nonce)).
 //
 // Retry: every attempt re-reads the entry; if another commit removed it,
 // the retry fails with kNotFound instead of decrementing twice.
@@ -19,7 +20,8 @@
 
 namespace cairn::meta::ops {
 
-absl::Status Unlink(store::Txn& txn, int64_t now_ns, InodeId parent, std::string_view name) {
+absl::Status Unlink(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce, InodeId parent,
+                    std::string_view name) {
   RETURN_IF_ERROR(ValidateName(name));
   ASSIGN_OR_RETURN(proto::InodeRecord dir, LoadDir(txn, parent));
   ASSIGN_OR_RETURN(std::optional<proto::DirentRecord> entry, FindDirent(txn, parent, name));
@@ -36,6 +38,7 @@ absl::Status Unlink(store::Txn& txn, int64_t now_ns, InodeId parent, std::string
   if (child.nlink() <= 1) {
     RETURN_IF_ERROR(DeleteInode(txn, child));
     RETURN_IF_ERROR(AddFileCount(txn, parent, -1));
+    QueueAllChunks(txn, now_ns, gc_nonce, child);
   } else {
     child.set_nlink(child.nlink() - 1);
     child.set_ctime_ns(now_ns);

@@ -23,7 +23,7 @@
 
 namespace cairn::meta::ops {
 
-absl::StatusOr<std::string> GetXattr(store::Txn& txn, InodeId ino, std::string_view name) {
+absl::StatusOr<std::string> GetXattr(store::Reader& txn, InodeId ino, std::string_view name) {
   RETURN_IF_ERROR(ValidateXattrName(name));
   if (!ino.valid()) return Error(Errc::kInvalid, "inode id 0");
   ASSIGN_OR_RETURN(std::optional<std::string> value, txn.Get(keys::Xattr(ino, name)));
@@ -64,7 +64,7 @@ absl::Status SetXattr(store::Txn& txn, int64_t now_ns, InodeId ino, std::string_
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<std::string>> ListXattr(store::Txn& txn, InodeId ino) {
+absl::StatusOr<std::vector<std::string>> ListXattr(store::Reader& txn, InodeId ino) {
   RETURN_IF_ERROR(LoadInode(txn, ino).status());
   std::vector<std::string> names;
   ASSIGN_OR_RETURN(std::vector<store::KeyValue> kvs,
