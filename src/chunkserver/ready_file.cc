@@ -1,40 +1,14 @@
 #include "chunkserver/ready_file.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
-
 #include "chunkserver/chunk_server.h"
-#include "common/errors.h"
+#include "common/files.h"
 
 namespace cairn::chunkserver {
 
 absl::Status WriteJsonFile(const std::string& path, const nlohmann::json& json) {
-  const std::string text = json.dump() + "\n";
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(Errc::kIo, "cannot create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error(Errc::kIo, "cannot write " + tmp + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Error(Errc::kIo, "cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
-  }
-  return absl::OkStatus();
+  return ReplaceFile(path, json.dump() + "\n");
 }
 
 nlohmann::json ServerJson(const ChunkServer& server) {

@@ -1,10 +1,8 @@
 #include "service/meta_server.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <ctime>
 
 #include <grpcpp/grpcpp.h>
@@ -14,6 +12,7 @@
 #include "cluster/cluster_service.h"
 #include "common/clock.h"
 #include "common/errors.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "http/http_server.h"
 #include "service/cluster_stats.h"
@@ -216,29 +215,7 @@ void MetaServer::UpdateClusterGauges() {
 absl::Status WriteReadyFile(const std::string& path, const std::string& grpc_address,
                             const std::string& http_address) {
   nlohmann::json j = {{"grpc", grpc_address}, {"http", http_address}, {"pid", ::getpid()}};
-  std::string text = j.dump() + "\n";
-  std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Error(Errc::kIo, "cannot create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < text.size()) {
-    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Error(Errc::kIo, "cannot write " + tmp + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return Error(Errc::kIo, "cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
-  }
-  return absl::OkStatus();
+  return ReplaceFile(path, j.dump() + "\n");
 }
 
 }  // namespace cairn::service
