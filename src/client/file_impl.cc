@@ -76,8 +76,21 @@ absl::StatusOr<size_t> FileImpl::Pread(void* buf, size_t n, uint64_t offset) {
   return PreadLocked(static_cast<uint8_t*>(buf), n, offset);
 }
 
+absl::Status FileImpl::RefreshEndForAppend() {
+  // Appends go after whatever others committed since this handle last
+  // looked: refresh the slots from the one holding the end we know, before
+  // the first append of each batch (later ones follow our own pending
+  // writes). Appenders running at the same moment can still interleave;
+  // a commit conflict then re-merges, as for any overlapping writers.
+  RETURN_IF_ERROR(CheckOpen());
+  if (!pending_.empty() || open_.has_value()) return absl::OkStatus();
+  const uint64_t first = size_ / chunk_size_;
+  return RefreshSlots(first, first + kAppendRefreshSlots - 1);
+}
+
 absl::Status FileImpl::Write(const void* data, size_t n) {
   absl::MutexLock l(&mu_);
+  if ((flags_ & kOpenAppend) != 0) RETURN_IF_ERROR(RefreshEndForAppend());
   const uint64_t offset = (flags_ & kOpenAppend) != 0 ? size_ : position_;
   RETURN_IF_ERROR(WriteLocked(static_cast<const uint8_t*>(data), n, offset));
   position_ = offset + n;
@@ -86,7 +99,10 @@ absl::Status FileImpl::Write(const void* data, size_t n) {
 
 absl::Status FileImpl::Pwrite(const void* data, size_t n, uint64_t offset) {
   absl::MutexLock l(&mu_);
-  if ((flags_ & kOpenAppend) != 0) offset = size_;
+  if ((flags_ & kOpenAppend) != 0) {
+    RETURN_IF_ERROR(RefreshEndForAppend());
+    offset = size_;
+  }
   return WriteLocked(static_cast<const uint8_t*>(data), n, offset);
 }
 
@@ -128,7 +144,9 @@ absl::Status FileImpl::CommitLocked() {
       u->mutable_chunk()->set_id(cluster::ChunkIdToBytes(p.ref->id));
       u->mutable_chunk()->set_length(p.ref->length);
     }
-    req.set_min_size(std::max(written_end_, committed_size_));
+    // Only our own writes extend the file: a size we saw earlier may have
+    // been cut since by a truncate, and must not come back.
+    req.set_min_size(written_end_);
     proto::CommitWriteReply reply;
     absl::Status s = ctx_->rpc().Meta(&Rpc::MetaStub::CommitWrite, req, &reply);
     if (s.ok()) {

@@ -123,6 +123,9 @@ class FileImpl final : public File {
   absl::Status CommitLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Re-reads the slot table and size from meta (slots [first, last]).
   absl::Status RefreshSlots(uint64_t first, uint64_t last) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Learns the current end of the file before an O_APPEND write.
+  absl::Status RefreshEndForAppend() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static constexpr uint64_t kAppendRefreshSlots = 1024;
   // A pending slot whose committed chunk changed: a new chunk with our
   // ranges on top of the new content.
   absl::Status Remerge(uint64_t slot, Pending& pending) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -350,6 +350,41 @@ TEST_F(FileTest, AppendAndSymlinks) {
   EXPECT_EQ(back->back(), 2);
 }
 
+TEST_F(FileTest, AppendsAfterOthersCommittedAndTruncatedBytesStayGone) {
+  ASSERT_OK(Put(*client_, "/t/ap2", Bytes(10, 1)));
+  // Both handles open before either writes; each append lands after what
+  // the other committed.
+  auto a = client_->Open("/t/ap2", kOpenWrite | kOpenAppend);
+  auto b = client_->Open("/t/ap2", kOpenWrite | kOpenAppend);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  Bytes xs(100, 2), ys(100, 3);
+  ASSERT_OK((*a)->Write(xs.data(), xs.size()));
+  ASSERT_OK((*a)->Close());
+  ASSERT_OK((*b)->Write(ys.data(), ys.size()));
+  ASSERT_OK((*b)->Close());
+  auto back = Get(*client_, "/t/ap2");
+  ASSERT_OK(back);
+  ASSERT_EQ(back->size(), 210u);
+  EXPECT_EQ((*back)[10], 2);
+  EXPECT_EQ((*back)[110], 3);
+
+  // A handle that saw a larger size does not grow the file back after
+  // someone else truncated it.
+  ASSERT_OK(Put(*client_, "/t/tr2", Bytes(3 * kCs, 4)));
+  auto w = client_->Open("/t/tr2", kOpenWrite);
+  ASSERT_OK(w);
+  ASSERT_OK(client_->SetAttr("/t/tr2", SetAttrArgs{.size = 100}));
+  Bytes one(1, 5);
+  ASSERT_OK((*w)->Pwrite(one.data(), 1, 0));
+  ASSERT_OK((*w)->Close());
+  auto cut = Get(*client_, "/t/tr2");
+  ASSERT_OK(cut);
+  ASSERT_EQ(cut->size(), 100u);
+  EXPECT_EQ((*cut)[0], 5);
+  EXPECT_EQ((*cut)[99], 4);
+}
+
 TEST_F(FileTest, OpenErrors) {
   EXPECT_EQ(ErrcOf(client_->Open("/t/missing", kOpenRead).status()), Errc::kNotFound);
   EXPECT_EQ(ErrcOf(client_->Open("/t", kOpenRead).status()), Errc::kIsDir);

@@ -41,7 +41,16 @@ absl::Status FileImpl::WriteLocked(const uint8_t* data, size_t n, uint64_t offse
     open_->dirty.Add(span.in_slot);
     cache_.erase(span.slot);
     // A full slot goes at once; the next write opens the next slot.
-    if (open_->dirty.Covers({0, chunk_size_})) RETURN_IF_ERROR(UploadOpen(false));
+    if (open_->dirty.Covers({0, chunk_size_})) {
+      RETURN_IF_ERROR(UploadOpen(false));
+      // Commit as we go: one commit carries a bounded number of slots.
+      const uint64_t end = span.slot * chunk_size_ + span.in_slot.end;
+      size_ = std::max(size_, end);
+      written_end_ = std::max(written_end_, end);
+      if (pending_.size() >= static_cast<size_t>(ctx_->options().commit_every_chunks)) {
+        RETURN_IF_ERROR(CommitLocked());
+      }
+    }
   }
   size_ = std::max(size_, offset + n);
   written_end_ = std::max(written_end_, offset + n);

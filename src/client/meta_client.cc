@@ -423,7 +423,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   if (options.max_chunks_in_flight < 1 || options.max_chunks_in_flight > 64) {
     return Invalid("max_chunks_in_flight must be 1..64");
   }
-  if (options.commit_every_chunks < 1) return Invalid("commit_every_chunks must be positive");
+  if (options.commit_every_chunks < 1 || options.commit_every_chunks > 4096) {
+    return Invalid("commit_every_chunks must be 1..4096 (a commit carries at most 4096 slots)");
+  }
   if (options.readahead_chunks < 0 || options.readahead_chunks > 64) {
     return Invalid("readahead_chunks must be 0..64");
   }
