@@ -70,6 +70,10 @@ class ChunkStore {
 
   // The chunk's info, or Errc::kNotFound.
   virtual absl::StatusOr<ChunkInfo> Lookup(ChunkId id) = 0;
+  // When the chunk was stored (ns since the epoch; the chunk file's mtime
+  // for the file store), or Errc::kNotFound. Reconciliation leaves chunks
+  // younger than its grace period alone.
+  virtual absl::StatusOr<int64_t> ModifiedNs(ChunkId id) = 0;
 
   // Up to `limit` chunks with ids greater than `after` (from the first when
   // nullopt), in id order: pages for reconciliation with meta.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -472,6 +473,16 @@ absl::StatusOr<ChunkInfo> FileChunkStore::Lookup(ChunkId id) {
   auto it = index_.find(id);
   if (it == index_.end()) return Error(Errc::kNotFound, "chunk " + id.ToString());
   return ChunkInfo{id, it->second.length};
+}
+
+absl::StatusOr<int64_t> FileChunkStore::ModifiedNs(ChunkId id) {
+  if (!Lookup(id).ok()) return Error(Errc::kNotFound, "chunk " + id.ToString());
+  struct stat st {};
+  if (::stat(ChunkPath(id).c_str(), &st) != 0) {
+    if (errno == ENOENT) return Error(Errc::kNotFound, "chunk " + id.ToString());
+    return Error(Errc::kIo, "stat chunk " + id.ToString() + ": " + std::strerror(errno));
+  }
+  return int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
 absl::StatusOr<std::vector<ChunkInfo>> FileChunkStore::List(std::optional<ChunkId> after,

@@ -81,6 +81,7 @@ class FileChunkStore final : public ChunkStore {
   absl::StatusOr<AlignedBuffer> Get(ChunkId id, uint64_t offset, uint64_t length) override;
   absl::Status Delete(ChunkId id) override;
   absl::StatusOr<ChunkInfo> Lookup(ChunkId id) override;
+  absl::StatusOr<int64_t> ModifiedNs(ChunkId id) override;
   absl::StatusOr<std::vector<ChunkInfo>> List(std::optional<ChunkId> after, size_t limit) override;
   absl::StatusOr<StoreStats> Stat() override;
   std::string_view Name() const override { return "file"; }

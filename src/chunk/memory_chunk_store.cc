@@ -4,6 +4,7 @@
 #include <cstring>
 #include <string>
 
+#include "absl/time/clock.h"
 #include "chunk/chunk_format.h"
 #include "chunk/crc32c.h"
 #include "common/errors.h"
@@ -28,7 +29,8 @@ absl::Status MemoryChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
     return Error(Errc::kNoSpace, "memory chunk store is full");
   }
   chunks_.emplace(id, Chunk{std::vector<uint8_t>(data.begin(), data.end()),
-                            std::vector<uint32_t>(block_crcs.begin(), block_crcs.end())});
+                            std::vector<uint32_t>(block_crcs.begin(), block_crcs.end()),
+                            absl::ToUnixNanos(absl::Now())});
   bytes_ += data.size();
   return absl::OkStatus();
 }
@@ -66,6 +68,13 @@ absl::StatusOr<ChunkInfo> MemoryChunkStore::Lookup(ChunkId id) {
   auto it = chunks_.find(id);
   if (it == chunks_.end()) return Error(Errc::kNotFound, "chunk " + id.ToString());
   return ChunkInfo{id, it->second.data.size()};
+}
+
+absl::StatusOr<int64_t> MemoryChunkStore::ModifiedNs(ChunkId id) {
+  absl::MutexLock l(&mu_);
+  auto it = chunks_.find(id);
+  if (it == chunks_.end()) return Error(Errc::kNotFound, "chunk " + id.ToString());
+  return it->second.stored_ns;
 }
 
 absl::StatusOr<std::vector<ChunkInfo>> MemoryChunkStore::List(std::optional<ChunkId> after,

@@ -26,6 +26,7 @@ class MemoryChunkStore final : public ChunkStore {
   absl::StatusOr<AlignedBuffer> Get(ChunkId id, uint64_t offset, uint64_t length) override;
   absl::Status Delete(ChunkId id) override;
   absl::StatusOr<ChunkInfo> Lookup(ChunkId id) override;
+  absl::StatusOr<int64_t> ModifiedNs(ChunkId id) override;
   absl::StatusOr<std::vector<ChunkInfo>> List(std::optional<ChunkId> after, size_t limit) override;
   absl::StatusOr<StoreStats> Stat() override;
   std::string_view Name() const override { return "memory"; }
@@ -38,6 +39,7 @@ class MemoryChunkStore final : public ChunkStore {
   struct Chunk {
     std::vector<uint8_t> data;
     std::vector<uint32_t> crcs;
+    int64_t stored_ns = 0;
   };
   const uint64_t capacity_;
   absl::Mutex mu_;

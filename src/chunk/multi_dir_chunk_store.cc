@@ -124,6 +124,13 @@ absl::StatusOr<ChunkInfo> MultiDirChunkStore::Lookup(ChunkId id) {
   return stores_[at]->Lookup(id);
 }
 
+absl::StatusOr<int64_t> MultiDirChunkStore::ModifiedNs(ChunkId id) {
+  if (!id.valid()) return Invalid("chunk store: zero chunk id");
+  int at = Find(id);
+  if (at < 0) return NotFound("chunk " + id.ToString() + " not found");
+  return stores_[at]->ModifiedNs(id);
+}
+
 absl::StatusOr<std::vector<ChunkInfo>> MultiDirChunkStore::List(std::optional<ChunkId> after,
                                                                 size_t limit) {
   // Each store's first `limit` ids after `after` hold the first `limit`

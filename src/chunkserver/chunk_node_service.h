@@ -1,30 +1,53 @@
 // ChunkNodeService: the cairn.proto.ChunkNode gRPC service of a chunk
-// server (proto/chunk.proto), callback API. GetStatus only, for now; the
-// admin calls (scrub, recovery) will join it.
+// server (proto/chunk.proto), callback API: GetStatus, ListChunks (pages
+// of the chunks held, optionally of one placement group: recovery and
+// reconciliation read them) and DeleteChunks (batches from GC).
 //
 // Ownership and thread-safety: `status` is called on gRPC's callback
 // threads, concurrently; it must be thread-safe, quick, and outlive the
-// service. Register with a grpc::ServerBuilder.
+// service; so must `store`. Register with a grpc::ServerBuilder.
+// ListChunks and DeleteChunks touch the disk: they run on gRPC's callback
+// threads, bounded by their page and batch limits.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include "absl/status/statusor.h"
 #include "chunk.grpc.pb.h"
+#include "chunk/chunk_store.h"
 
 namespace cairn::chunkserver {
+
+inline constexpr uint32_t kListChunksDefaultLimit = 10'000;
+inline constexpr uint32_t kListChunksMaxLimit = 100'000;
+inline constexpr int kDeleteChunksMaxIds = 10'000;
 
 class ChunkNodeService final : public proto::ChunkNode::CallbackService {
  public:
   using StatusFn = std::function<absl::StatusOr<proto::ChunkNodeStatus>()>;
-  explicit ChunkNodeService(StatusFn status) : status_(std::move(status)) {}
+  ChunkNodeService(StatusFn status, chunk::ChunkStore* store)
+      : status_(std::move(status)), store_(store) {}
 
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* ctx,
                                       const proto::GetStatusRequest* req,
                                       proto::ChunkNodeStatus* reply) override;
+  grpc::ServerUnaryReactor* ListChunks(grpc::CallbackServerContext* ctx,
+                                       const proto::ListChunksRequest* req,
+                                       proto::ListChunksReply* reply) override;
+  grpc::ServerUnaryReactor* DeleteChunks(grpc::CallbackServerContext* ctx,
+                                         const proto::DeleteChunksRequest* req,
+                                         proto::DeleteChunksReply* reply) override;
 
  private:
   const StatusFn status_;
+  chunk::ChunkStore* const store_;
 };
+
+// The handlers' work, without gRPC (unit tests call these).
+absl::Status ListChunksOf(chunk::ChunkStore& store, const proto::ListChunksRequest& req,
+                          proto::ListChunksReply* reply);
+absl::Status DeleteChunksIn(chunk::ChunkStore& store, const proto::DeleteChunksRequest& req,
+                            proto::DeleteChunksReply* reply);
 
 }  // namespace cairn::chunkserver

@@ -110,7 +110,7 @@ absl::Status ChunkServer::StartGrpc() {
   std::string host;
   uint16_t port = 0;
   RETURN_IF_ERROR(http::ParseHostPort(options_.grpc_listen, &host, &port));
-  node_service_ = std::make_unique<ChunkNodeService>([this] { return Status(); });
+  node_service_ = std::make_unique<ChunkNodeService>([this] { return Status(); }, store_.get());
   grpc::ServerBuilder builder;
   // Without this gRPC sets SO_REUSEPORT and a second server on the port
   // would share it silently instead of failing.

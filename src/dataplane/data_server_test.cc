@@ -476,6 +476,7 @@ class GatedStore final : public chunk::ChunkStore {
   }
   absl::Status Delete(ChunkId id) override { return base_.Delete(id); }
   absl::StatusOr<chunk::ChunkInfo> Lookup(ChunkId id) override { return base_.Lookup(id); }
+  absl::StatusOr<int64_t> ModifiedNs(ChunkId id) override { return base_.ModifiedNs(id); }
   absl::StatusOr<std::vector<chunk::ChunkInfo>> List(std::optional<ChunkId> after,
                                                      size_t limit) override {
     return base_.List(after, limit);
