@@ -115,6 +115,45 @@ std::vector<uint32_t> AddNode(std::vector<Chain>& chains, const std::vector<Plac
   return joined;
 }
 
+NodeId PickMember(const std::vector<Chain>& chains, const std::vector<PlacementNode>& nodes,
+                  uint32_t pg, const std::vector<NodeId>& exclude) {
+  if (pg >= chains.size()) return NodeId();
+  const Chain& chain = chains[pg];
+  std::map<NodeId, uint32_t> members;
+  for (const Chain& c : chains)
+    for (NodeId n : c) ++members[n];
+  std::map<NodeId, std::string> zone_of;
+  uint64_t max_cap = 0;
+  bool weighted = true, zoned = false;
+  for (const PlacementNode& n : nodes) {
+    zone_of[n.id] = n.zone;
+    if (!n.up) continue;
+    max_cap = std::max(max_cap, n.capacity);
+    weighted = weighted && n.capacity > 0;
+    zoned = zoned || !n.zone.empty();
+  }
+  std::set<std::string> zones;
+  for (NodeId m : chain) zones.insert(zone_of[m]);
+  NodeId best;
+  std::tuple<bool, double, uint64_t, uint64_t> best_key;
+  for (const PlacementNode& n : nodes) {
+    if (!n.up || Contains(chain, n.id) ||
+        std::find(exclude.begin(), exclude.end(), n.id) != exclude.end()) {
+      continue;
+    }
+    const double weight =
+        weighted && max_cap > 0 ? static_cast<double>(n.capacity) / static_cast<double>(max_cap)
+                                : 1.0;
+    auto key = std::make_tuple(zoned && zones.count(n.zone) > 0, (members[n.id] + 1) / weight,
+                               Mix64(Mix64(pg) ^ n.id.value()), n.id.value());
+    if (!best.valid() || key < best_key) {
+      best = n.id;
+      best_key = key;
+    }
+  }
+  return best;
+}
+
 std::vector<PlacementStats> Stats(const std::vector<Chain>& chains) {
   std::map<NodeId, PlacementStats> by_node;
   for (const Chain& chain : chains) {

@@ -64,6 +64,14 @@ std::vector<uint32_t> AddNode(std::vector<Chain>& chains, const std::vector<Plac
                               NodeId node, uint32_t replicas,
                               const std::vector<uint32_t>& preferred = {});
 
+// The best UP node to add to chain `pg` as a new member (re-replication,
+// drain, a move), or an invalid id when no UP node outside the chain and
+// `exclude` is left. Preference, in order: (1) adds a zone the chain lacks
+// (when nodes carry zones), (2) fewest chain memberships per unit of
+// weight (`chains` counted), (3) a hash of (pg, node), (4) lowest id.
+NodeId PickMember(const std::vector<Chain>& chains, const std::vector<PlacementNode>& nodes,
+                  uint32_t pg, const std::vector<NodeId>& exclude = {});
+
 // Per-node counts, for tests, metrics and `cairn admin`.
 struct PlacementStats {
   NodeId node;
