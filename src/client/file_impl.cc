@@ -172,6 +172,28 @@ absl::Status FileImpl::CommitLocked() {
   }
 }
 
+absl::Status AddRemainingPages(Rpc& rpc, InodeId ino, uint64_t last, proto::GetChunksReply* reply,
+                               std::map<uint64_t, SlotRef>* slots) {
+  const uint64_t chunk_size = reply->chunk_size();
+  for (;;) {
+    const uint64_t got = static_cast<uint64_t>(reply->chunks_size());
+    const uint64_t size = reply->attr().size();
+    const uint64_t file_slots = size == 0 || chunk_size == 0 ? 0 : (size - 1) / chunk_size + 1;
+    const uint64_t next = reply->first_slot() + got;
+    if (got == 0 || next > last || next >= file_slots) return absl::OkStatus();
+    proto::GetChunksRequest req;
+    req.mutable_target()->set_ino(ino.value());
+    req.set_first_slot(next);
+    req.set_max_slots(static_cast<uint32_t>(std::min<uint64_t>(last - next + 1, UINT32_MAX)));
+    reply->Clear();
+    RETURN_IF_ERROR(rpc.Meta(&Rpc::MetaStub::GetChunks, req, reply));
+    if (reply->chunk_size() != chunk_size) {
+      return Error(Errc::kInternal, "the file's chunk size changed while reading its chunk list");
+    }
+    RETURN_IF_ERROR(AddSlots(*reply, slots));
+  }
+}
+
 absl::Status FileImpl::RefreshSlots(uint64_t first, uint64_t last) {
   proto::GetChunksRequest req;
   req.mutable_target()->set_ino(ino_.value());
@@ -184,6 +206,7 @@ absl::Status FileImpl::RefreshSlots(uint64_t first, uint64_t last) {
   }
   committed_.erase(committed_.lower_bound(first), committed_.upper_bound(last));
   RETURN_IF_ERROR(AddSlots(reply, &committed_));
+  RETURN_IF_ERROR(AddRemainingPages(ctx_->rpc(), ino_, last, &reply, &committed_));
   attr_ = reply.attr();
   committed_size_ = reply.attr().size();
   // Cut what we know of the other slots at the (maybe smaller) size.

@@ -61,6 +61,13 @@ struct FileState {
 // lengths cut at the file size. kInternal for a malformed chunk id.
 absl::Status AddSlots(const proto::GetChunksReply& reply, std::map<uint64_t, SlotRef>* slots);
 
+// Adds the slots after `reply` up to `last` (inclusive) or the end of the
+// file's list, one GetChunks page at a time (meta answers a bounded number
+// of slots per reply). `reply` holds the first page and is left holding the
+// last one (its attr is the newest). kInternal when the chunk size changes.
+absl::Status AddRemainingPages(Rpc& rpc, InodeId ino, uint64_t last, proto::GetChunksReply* reply,
+                               std::map<uint64_t, SlotRef>* slots);
+
 class FileImpl final : public File {
  public:
   FileImpl(DataContext* ctx, uint32_t flags, FileState state);

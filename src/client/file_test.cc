@@ -445,6 +445,36 @@ TEST_F(FileTest, ConflictingCommitsMergeTheirRanges) {
   EXPECT_TRUE(*back == data);
 }
 
+TEST_F(FileTest, ConflictMergeReadsEveryPageOfAHugeSparseList) {
+  // Slots past what one GetChunks reply carries (meta::kMaxChunksPerReply):
+  // the re-read after a conflict and the open of a reader must page on, or
+  // slot 70000 would look like a hole (not merged; read as zeros).
+  constexpr uint64_t kFar = 70000;
+  ASSERT_OK(Put(*client_, "/t/sparse", Bytes{}));
+  auto other = Connect();
+  auto a = client_->Open("/t/sparse", kOpenWrite);
+  auto b = other->Open("/t/sparse", kOpenWrite);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  const uint8_t xa = 0xaa, xb = 0xbb;
+  ASSERT_OK((*a)->Pwrite(&xa, 1, 0));
+  ASSERT_OK((*a)->Pwrite(&xa, 1, kFar * kCs));
+  ASSERT_OK((*b)->Pwrite(&xb, 1, 1));
+  ASSERT_OK((*b)->Pwrite(&xb, 1, kFar * kCs + 1));
+  ASSERT_OK((*a)->Close());
+  ASSERT_OK((*b)->Close());
+  auto f = client_->Open("/t/sparse", kOpenRead);
+  ASSERT_OK(f);
+  uint8_t got[2] = {};
+  for (uint64_t at : {uint64_t{0}, kFar * kCs}) {
+    auto n = (*f)->Pread(got, 2, at);
+    ASSERT_OK(n);
+    ASSERT_EQ(*n, 2u);
+    EXPECT_EQ(got[0], xa) << at;
+    EXPECT_EQ(got[1], xb) << at;
+  }
+}
+
 TEST_F(FileTest, SequentialReadOfManyChunksWithReadAhead) {
   Bytes data = TestBytes(20 * kCs + 333, 31);
   ASSERT_OK(Put(*client_, "/t/big", data, 100000));

@@ -143,6 +143,9 @@ absl::StatusOr<std::unique_ptr<File>> OpenFile(DataContext& ctx, std::string_vie
     state.replicas = chunks->replicas();
     ctx.LearnDefaults(created.policy(), chunks->chunk_size(), chunks->replicas());
     RETURN_IF_ERROR(AddSlots(*chunks, &state.slots));
+    RETURN_IF_ERROR(
+        AddRemainingPages(rpc, InodeId(state.attr.ino()), UINT64_MAX, &*chunks, &state.slots));
+    state.attr = chunks->attr();
     ctx.maps().NoteEpoch(chunks->cluster_epoch());
   }
   RETURN_IF_ERROR(CheckChunkSize(state.chunk_size));

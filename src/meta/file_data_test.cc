@@ -295,6 +295,7 @@ TEST_P(FileDataTest, CommitWriteValidation) {
       {U(~uint64_t{0}, "", Id(2), 1)},           // slot * chunk_size overflows
       {U(kMaxFileSize / kCs, "", Id(2), 1)},     // past the largest file
       {U(kMaxSlots, "", Id(2), 1)},              // past the largest list
+      {U(0, Id(1), Id(1), 11)},                  // the listed chunk with another length
       too_many,
   };
   for (size_t i = 0; i < bad.size(); ++i) {
@@ -302,6 +303,10 @@ TEST_P(FileDataTest, CommitWriteValidation) {
   }
   EXPECT_EQ(E(TryCommit(f, {}, kMaxFileSize + 1)), Errc::kInvalid);
   EXPECT_EQ(Attr("/d/f").SerializeAsString(), before);
+  // The listed chunk with its own length: a harmless repeat.
+  ASSERT_TRUE(TryCommit(f, {U(0, Id(1), Id(1), 10)}, 10).ok());
+  EXPECT_EQ(Chunks(f), (V{"1/10"}));
+  EXPECT_TRUE(Queued().empty());
 
   Mkdir("/d", "sub");
   ASSERT_TRUE(ns_->Symlink(P("/d"), "l", "f", kUser).ok());

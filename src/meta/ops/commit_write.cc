@@ -20,6 +20,8 @@
 //  - a chunk's length is 1..chunk_size (the file's slot size) and
 //    slot * chunk_size + length <= kMaxFileSize (no overflow); min_size <=
 //    kMaxFileSize; slot < kMaxSlots (the list lives in the inode record);
+//  - an update naming the chunk the slot already holds keeps its length
+//    (chunks are immutable);
 //  - every slot still holds its expected id (empty: no chunk, including a
 //    slot past the end of the list), else kConflict "slot N of inode I
 //    changed".
@@ -96,6 +98,12 @@ absl::StatusOr<proto::InodeRecord> CommitWrite(store::Txn& txn, int64_t now_ns, 
   for (const SlotUpdate& u : args.updates) {
     const std::string& current = u.slot < listed ? rec.chunks(static_cast<int>(u.slot)).id() : "";
     if (current != u.expected_id) return SlotChanged(u.slot, ino);
+    // Chunks are immutable: re-listing the same id must keep its length.
+    if (!current.empty() && u.chunk.id() == current &&
+        u.chunk.length() != rec.chunks(static_cast<int>(u.slot)).length()) {
+      return Invalid("slot " + std::to_string(u.slot) + ": chunk already listed with length " +
+                     std::to_string(rec.chunks(static_cast<int>(u.slot)).length()));
+    }
   }
 
   std::vector<std::string> released;
