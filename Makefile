@@ -1,5 +1,5 @@
 # Cairn: `make run` and `make test` each do the whole set-up themselves.
-.PHONY: all deps build build-asan test test-unit test-asan test-integration test-fuzz run format tidy clean
+.PHONY: all deps build build-asan test test-unit test-asan test-integration test-fault test-fuzz run format tidy clean
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
@@ -47,10 +47,19 @@ test-asan: build-asan
 test-integration: build
 	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
 
+# Fault tests (tests/fault, docs/testing.md): each server on a host of its
+# own (network namespaces), killed, paused and partitioned. Needs root.
+test-fault: build
+	@[ "$$(id -u)" -eq 0 ] || { echo "test-fault: needs root (network namespaces)"; exit 1; }
+	@command -v ip >/dev/null && command -v nft >/dev/null || { echo "test-fault: needs ip and nft (make deps)"; exit 1; }
+	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/fault -q -p no:cacheprovider
+
 test-fuzz: deps
 	fuzz/run.sh $(FUZZ_SECONDS)
 
+# The fault suite runs last, after the integration tests.
 test: test-unit test-integration test-asan test-fuzz
+	$(MAKE) test-fault
 	@echo "make test: all suites passed"
 
 run: build

@@ -15,6 +15,8 @@ PACKAGES=(
   libedit-dev
   # tests (Debian's python, not a pyenv one)
   python3 python3-pytest
+  # fault tests (tests/fault): network namespaces, veth, bridge, packet drops
+  iproute2 nftables
 )
 
 missing=()

@@ -34,6 +34,11 @@ absl::Status ValidatePut(ChunkId id, std::span<const uint8_t> data,
   return absl::OkStatus();
 }
 
+absl::Status ChunkStore::Quarantine(ChunkId id) {
+  return Error(Errc::kNotSupported,
+               std::string(Name()) + " store: no quarantine for chunk " + id.ToString());
+}
+
 absl::StatusOr<uint64_t> ResolveRange(uint64_t chunk_length, uint64_t offset, uint64_t length) {
   if (offset > chunk_length) return Error(Errc::kRange, "read offset beyond the end of the chunk");
   if (length == kToEnd) return chunk_length - offset;

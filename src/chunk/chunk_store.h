@@ -68,6 +68,14 @@ class ChunkStore {
   // Removes the chunk, durably. Errc::kNotFound when it is not stored.
   virtual absl::Status Delete(ChunkId id) = 0;
 
+  // Takes a damaged copy out of service for good: it leaves the index (the
+  // store never serves it again) and, in the file store, its file moves to
+  // the data directory's quarantine directory for inspection, durably.
+  // Unconditional: the caller decided the copy is bad (scrub, a read that
+  // failed its CRCs). Errc::kNotFound when it is not stored. A later Put of
+  // the id stores a fresh copy. Default: Errc::kNotSupported.
+  virtual absl::Status Quarantine(ChunkId id);
+
   // The chunk's info, or Errc::kNotFound.
   virtual absl::StatusOr<ChunkInfo> Lookup(ChunkId id) = 0;
   // When the chunk was stored (ns since the epoch; the chunk file's mtime

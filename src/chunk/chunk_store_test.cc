@@ -11,6 +11,8 @@
 #include "chunk/memory_chunk_store.h"
 #include "chunk/multi_dir_chunk_store.h"
 #include "chunk/test_util.h"
+#include "chunk/tiered_chunk_store.h"
+#include "chunk/volume_chunk_store.h"
 #include "common/errors.h"
 #include "gtest/gtest.h"
 
@@ -31,6 +33,23 @@ class ChunkStoreTest : public ::testing::TestWithParam<std::string> {
       auto s = MultiDirChunkStore::Open(o);
       ASSERT_TRUE(s.ok()) << s.status();
       store_ = std::move(*s);
+    } else if (GetParam() == "volume" || GetParam() == "tiered") {
+      VolumeChunkStoreOptions vo;
+      vo.dir = scratch_.Sub("volumes");
+      vo.volume_bytes = 4 << 20;  // small, so the suite crosses rollovers
+      auto v = VolumeChunkStore::Open(vo);
+      ASSERT_TRUE(v.ok()) << v.status();
+      if (GetParam() == "volume") {
+        store_ = std::move(*v);
+      } else {
+        FileChunkStoreOptions o;
+        o.dirs = {scratch_.Sub("d0")};
+        auto f = FileChunkStore::Open(o);
+        ASSERT_TRUE(f.ok()) << f.status();
+        TieredChunkStoreOptions to;
+        to.small_limit = 100000;  // both tiers see chunks of the suite
+        store_ = std::make_unique<TieredChunkStore>(std::move(*v), std::move(*f), to);
+      }
     } else {
       FileChunkStoreOptions o;
       o.dirs = {scratch_.Sub("d0"), scratch_.Sub("d1")};
@@ -63,11 +82,23 @@ class ChunkStoreTest : public ::testing::TestWithParam<std::string> {
         if (multi->store(i)->Has(id)) holder = multi->store(i);
       }
     }
-    auto* file = dynamic_cast<FileChunkStore*>(holder);
-    ASSERT_NE(file, nullptr);
-    std::string path = file->ChunkPath(id);
-    uint64_t length = store_->Lookup(id)->length;
-    uint64_t pos = DataOffset(crc32c::NumBlocks(length, kBlockSize)) + offset;
+    if (auto* tiered = dynamic_cast<TieredChunkStore*>(holder)) {
+      holder = tiered->small()->Has(id) ? tiered->small() : tiered->large();
+    }
+    std::string path;
+    uint64_t pos = 0;
+    if (auto* volume = dynamic_cast<VolumeChunkStore*>(holder)) {
+      auto place = volume->Locate(id);
+      ASSERT_TRUE(place.ok()) << place.status();
+      path = place->path;
+      pos = place->data_offset + offset;
+    } else {
+      auto* file = dynamic_cast<FileChunkStore*>(holder);
+      ASSERT_NE(file, nullptr);
+      path = file->ChunkPath(id);
+      uint64_t length = store_->Lookup(id)->length;
+      pos = DataOffset(crc32c::NumBlocks(length, kBlockSize)) + offset;
+    }
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
     ASSERT_TRUE(f.good()) << path;
     f.seekg(static_cast<std::streamoff>(pos));
@@ -82,7 +113,8 @@ class ChunkStoreTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<ChunkStore> store_;
 };
 
-INSTANTIATE_TEST_SUITE_P(All, ChunkStoreTest, ::testing::Values("memory", "file", "multi"),
+INSTANTIATE_TEST_SUITE_P(All, ChunkStoreTest,
+                         ::testing::Values("memory", "file", "multi", "volume", "tiered"),
                          [](const auto& info) { return info.param; });
 
 TEST_P(ChunkStoreTest, PutGetRoundTrip) {

@@ -208,7 +208,7 @@ absl::Status FileChunkStore::RecoverDir(uint32_t d) {
           }
         }
         if (!length.ok() || duplicate) {
-          RETURN_IF_ERROR(Quarantine(d, path, f.name));
+          RETURN_IF_ERROR(MoveToQuarantine(d, path, f.name));
           ++recovery_.quarantined;
           touched = true;
           quarantined_any = true;
@@ -239,8 +239,8 @@ absl::StatusOr<uint64_t> FileChunkStore::CheckFile(const std::string& path, Chun
   return h.data_length;
 }
 
-absl::Status FileChunkStore::Quarantine(uint32_t d, const std::string& path,
-                                        const std::string& name) {
+absl::Status FileChunkStore::MoveToQuarantine(uint32_t d, const std::string& path,
+                                              const std::string& name) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                 std::chrono::system_clock::now().time_since_epoch())
                 .count();
@@ -315,7 +315,7 @@ absl::Status FileChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
     } else if (ErrcOf(old.status()) == Errc::kCorrupt || ErrcOf(old.status()) == Errc::kNotFound) {
       std::string hex = id.ToString();
       absl::Status q = ErrcOf(old.status()) == Errc::kCorrupt
-                           ? Quarantine(existing->dir, FilePath(existing->dir, hex), hex)
+                           ? MoveToQuarantine(existing->dir, FilePath(existing->dir, hex), hex)
                            : absl::OkStatus();
       if (q.ok()) {
         absl::MutexLock l(&mu_);
@@ -466,6 +466,34 @@ absl::Status FileChunkStore::Delete(ChunkId id) {
   }
   Release(id);
   return s.ok() ? s : WithPath(s, "delete " + hex);
+}
+
+absl::Status FileChunkStore::Quarantine(ChunkId id) {
+  Location loc;
+  {
+    absl::MutexLock l(&mu_);
+    Acquire(id);
+    auto it = index_.find(id);
+    if (it == index_.end()) {
+      Release(id);
+      return Error(Errc::kNotFound, "chunk " + id.ToString());
+    }
+    loc = it->second;
+  }
+  const std::string hex = id.ToString();
+  absl::Status s = MoveToQuarantine(loc.dir, FilePath(loc.dir, hex), hex);
+  // Gone from its place (moved now, or missing already): out of the index.
+  bool gone = s.ok() || ErrcOf(s) == Errc::kNotFound;
+  if (s.ok()) s = syncer_.Sync(SyncKey(loc.dir, ShardDir(loc.dir, hex)));
+  if (s.ok()) s = syncer_.Sync(SyncKey(loc.dir, dirs_[loc.dir] + "/" + kQuarantineDir));
+  if (ErrcOf(s) == Errc::kNotFound) s = absl::OkStatus();
+  absl::MutexLock l(&mu_);
+  if (gone) {
+    index_.erase(id);
+    chunk_bytes_ -= loc.length;
+  }
+  Release(id);
+  return s.ok() ? s : WithPath(s, "quarantine " + hex);
 }
 
 absl::StatusOr<ChunkInfo> FileChunkStore::Lookup(ChunkId id) {

@@ -80,6 +80,9 @@ class FileChunkStore final : public ChunkStore {
                    std::span<const uint32_t> block_crcs) override;
   absl::StatusOr<AlignedBuffer> Get(ChunkId id, uint64_t offset, uint64_t length) override;
   absl::Status Delete(ChunkId id) override;
+  // Renames the file to DIR/quarantine/<id>.<ns>, syncs both directories,
+  // then drops the id from the index.
+  absl::Status Quarantine(ChunkId id) override;
   absl::StatusOr<ChunkInfo> Lookup(ChunkId id) override;
   absl::StatusOr<int64_t> ModifiedNs(ChunkId id) override;
   absl::StatusOr<std::vector<ChunkInfo>> List(std::optional<ChunkId> after, size_t limit) override;
@@ -103,7 +106,8 @@ class FileChunkStore final : public ChunkStore {
   absl::Status RecoverDir(uint32_t d);
   // Checks a chunk file's header, table and size; returns its data length.
   absl::StatusOr<uint64_t> CheckFile(const std::string& path, ChunkId id);
-  absl::Status Quarantine(uint32_t d, const std::string& path, const std::string& name);
+  // Moves `path` (named `name`) to directory `d`'s quarantine directory.
+  absl::Status MoveToQuarantine(uint32_t d, const std::string& path, const std::string& name);
 
   // The directory a new chunk goes to.
   uint32_t PickDir(ChunkId id) const;

@@ -176,6 +176,37 @@ TEST_F(FileChunkStoreTest, CorruptStoredCopyIsReplacedByAnIdenticalPut) {
   EXPECT_EQ(FilesBelow(scratch_.Sub("d0/quarantine")).size(), 1u);
 }
 
+TEST_F(FileChunkStoreTest, QuarantineByIdMovesTheFileAsideForGood) {
+  ChunkId bad = ChunkId::Random();
+  ChunkId good = ChunkId::Random();
+  auto data = TestBytes(150000, 6);
+  ASSERT_TRUE(Put(bad, data).ok());
+  ASSERT_TRUE(Put(good, TestBytes(1000, 7)).ok());
+  const std::string path = store_->ChunkPath(bad);
+  auto before = ReadFile(path);
+  ASSERT_TRUE(store_->Quarantine(bad).ok());
+  EXPECT_FALSE(fs::exists(path));
+  EXPECT_EQ(ErrcOf(store_->Get(bad, 0, kToEnd).status()), Errc::kNotFound);
+  EXPECT_EQ(ErrcOf(store_->Lookup(bad).status()), Errc::kNotFound);
+  auto q = FilesBelow(scratch_.Sub("d0/quarantine"));
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].rfind(bad.ToString() + ".", 0), 0u) << q[0];
+  EXPECT_EQ(ReadFile(scratch_.Sub("d0/quarantine/" + q[0])), before);  // kept as it was
+  auto st = store_->Stat();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->chunk_count, 1u);
+  EXPECT_EQ(st->chunk_bytes, 1000u);
+  EXPECT_TRUE(store_->Get(good, 0, kToEnd).ok());  // others untouched
+  EXPECT_EQ(ErrcOf(store_->Quarantine(bad)), Errc::kNotFound);
+  // Never served again, after a reopen either; a Put stores a fresh copy.
+  Open();
+  EXPECT_EQ(ErrcOf(store_->Lookup(bad).status()), Errc::kNotFound);
+  ASSERT_TRUE(Put(bad, data).ok());
+  auto r = store_->Get(bad, 0, kToEnd);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(std::vector<uint8_t>(r->data(), r->data() + r->size()), data);
+}
+
 TEST_F(FileChunkStoreTest, FullDiskLeavesNothingBehind) {
   ChunkId id = ChunkId::Random();
   auto data = TestBytes(1 << 20, 3);

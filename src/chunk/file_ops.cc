@@ -165,6 +165,20 @@ class RealFileOps final : public FileOps {
     return absl::OkStatus();
   }
 
+  absl::Status Fallocate(int fd, uint64_t offset, uint64_t len) override {
+    int rc;
+    do {
+      rc = ::fallocate(fd, 0, static_cast<off_t>(offset), static_cast<off_t>(len));
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) return ErrnoStatus(errno, "fallocate");
+    return absl::OkStatus();
+  }
+
+  absl::Status Truncate(int fd, uint64_t size) override {
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) return ErrnoStatus(errno, "ftruncate");
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<FsSpace> StatFs(const std::string& path) override {
     struct statvfs s;
     if (::statvfs(path.c_str(), &s) != 0) return ErrnoStatus(errno, "statvfs " + path);
@@ -320,6 +334,16 @@ absl::StatusOr<std::vector<DirEntry>> FaultInjectingFileOps::ListDir(const std::
     return ErrnoStatus(err, "opendir " + path + " (injected)");
   }
   return base_->ListDir(path);
+}
+
+absl::Status FaultInjectingFileOps::Fallocate(int fd, uint64_t offset, uint64_t len) {
+  if (int err = Check(FileOp::kFallocate, "")) return ErrnoStatus(err, "fallocate (injected)");
+  return base_->Fallocate(fd, offset, len);
+}
+
+absl::Status FaultInjectingFileOps::Truncate(int fd, uint64_t size) {
+  if (int err = Check(FileOp::kTruncate, "")) return ErrnoStatus(err, "ftruncate (injected)");
+  return base_->Truncate(fd, size);
 }
 
 }  // namespace cairn::chunk

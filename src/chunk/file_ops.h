@@ -67,6 +67,12 @@ class FileOps {
   // directory change on it durable.
   virtual absl::Status SyncFs(const std::string& path) = 0;
 
+  // fallocate(2) mode 0: reserves [offset, offset+len) of the open file
+  // (growing its size), so later writes there need no block allocation.
+  virtual absl::Status Fallocate(int fd, uint64_t offset, uint64_t len) = 0;
+  // ftruncate(2): sets the size of the open file.
+  virtual absl::Status Truncate(int fd, uint64_t size) = 0;
+
   // Opens `dir`, fsyncs it and closes it: makes its entries durable.
   absl::Status SyncDir(const std::string& dir);
 
@@ -87,6 +93,8 @@ enum class FileOp {
   kMkdir,
   kListDir,
   kSyncfs,
+  kFallocate,
+  kTruncate,
 };
 
 // Passes every call to a base FileOps (default: the real one) unless a
@@ -125,6 +133,8 @@ class FaultInjectingFileOps final : public FileOps {
   absl::StatusOr<std::vector<DirEntry>> ListDir(const std::string& path) override;
   absl::StatusOr<FsSpace> StatFs(const std::string& path) override { return base_->StatFs(path); }
   absl::Status SyncFs(const std::string& path) override;
+  absl::Status Fallocate(int fd, uint64_t offset, uint64_t len) override;
+  absl::Status Truncate(int fd, uint64_t size) override;
 
  private:
   struct Fault {
@@ -132,7 +142,7 @@ class FaultInjectingFileOps final : public FileOps {
     int skip = 0;
     int count = 0;  // < 0: forever
   };
-  static constexpr int kNumOps = static_cast<int>(FileOp::kSyncfs) + 1;
+  static constexpr int kNumOps = static_cast<int>(FileOp::kTruncate) + 1;
 
   // The errno to fail this call of `op` with, or 0 to pass it on.
   int Check(FileOp op, const std::string& what);

@@ -25,6 +25,8 @@ class MemoryChunkStore final : public ChunkStore {
                    std::span<const uint32_t> block_crcs) override;
   absl::StatusOr<AlignedBuffer> Get(ChunkId id, uint64_t offset, uint64_t length) override;
   absl::Status Delete(ChunkId id) override;
+  // Forgets the chunk (there is no file to keep aside).
+  absl::Status Quarantine(ChunkId id) override { return Delete(id); }
   absl::StatusOr<ChunkInfo> Lookup(ChunkId id) override;
   absl::StatusOr<int64_t> ModifiedNs(ChunkId id) override;
   absl::StatusOr<std::vector<ChunkInfo>> List(std::optional<ChunkId> after, size_t limit) override;

@@ -117,6 +117,22 @@ absl::Status MultiDirChunkStore::Delete(ChunkId id) {
   return result;
 }
 
+absl::Status MultiDirChunkStore::Quarantine(ChunkId id) {
+  if (!id.valid()) return Invalid("chunk store: zero chunk id");
+  Acquire(id);
+  bool found = false;
+  absl::Status result;
+  for (const auto& s : stores_) {
+    if (!s->Lookup(id).ok()) continue;
+    found = true;
+    absl::Status st = s->Quarantine(id);
+    if (!st.ok() && ErrcOf(st) != Errc::kNotFound && result.ok()) result = st;
+  }
+  Release(id);
+  if (!found) return NotFound("chunk " + id.ToString() + " not found");
+  return result;
+}
+
 absl::StatusOr<ChunkInfo> MultiDirChunkStore::Lookup(ChunkId id) {
   if (!id.valid()) return Invalid("chunk store: zero chunk id");
   int at = Find(id);

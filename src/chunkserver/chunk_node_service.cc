@@ -110,4 +110,54 @@ grpc::ServerUnaryReactor* ChunkNodeService::DeleteChunks(grpc::CallbackServerCon
   return reactor;
 }
 
+proto::ScrubStatus ScrubStatusToProto(const Scrubber& scrubber) {
+  const ScrubStatus st = scrubber.status();
+  proto::ScrubStatus p;
+  p.set_running(st.running);
+  p.set_cycles_completed(st.cycles_completed);
+  p.set_chunks_done(st.chunks_done);
+  p.set_chunks_total(st.chunks_total);
+  p.set_bytes_done(st.bytes_done);
+  p.set_bytes_total(st.bytes_total);
+  p.set_bad_found(st.bad_found);
+  p.set_repaired(st.repaired);
+  p.set_unrepaired(st.unrepaired);
+  p.set_last_start_ns(st.last_start_ns);
+  p.set_last_end_ns(st.last_end_ns);
+  p.set_total_bad(st.total_bad);
+  p.set_total_repaired(st.total_repaired);
+  p.set_total_unrepaired(st.total_unrepaired);
+  p.set_waiting_repair(st.waiting_repair);
+  p.set_rate_bytes_per_sec(scrubber.options().rate_bytes_per_sec);
+  p.set_interval_seconds(absl::ToInt64Seconds(scrubber.options().interval));
+  return p;
+}
+
+grpc::ServerUnaryReactor* ChunkNodeService::StartScrub(grpc::CallbackServerContext* ctx,
+                                                       const proto::StartScrubRequest* /*req*/,
+                                                       proto::StartScrubReply* reply) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (scrubber_ == nullptr) {
+    reactor->Finish(service::ToGrpcStatus(Error(Errc::kUnavailable, "no scrubber"), ctx));
+    return reactor;
+  }
+  reply->set_started(scrubber_->StartCycle());
+  *reply->mutable_status() = ScrubStatusToProto(*scrubber_);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ChunkNodeService::GetScrubStatus(
+    grpc::CallbackServerContext* ctx, const proto::GetScrubStatusRequest* /*req*/,
+    proto::ScrubStatus* reply) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  if (scrubber_ == nullptr) {
+    reactor->Finish(service::ToGrpcStatus(Error(Errc::kUnavailable, "no scrubber"), ctx));
+    return reactor;
+  }
+  *reply = ScrubStatusToProto(*scrubber_);
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
 }  // namespace cairn::chunkserver

@@ -61,6 +61,16 @@ absl::Status ChunkServer::Init() {
   store_options.sync_mode = options_.sync_mode;
   ASSIGN_OR_RETURN(store_, chunk::MultiDirChunkStore::Open(store_options));
 
+  scrub_peers_ =
+      MakeClusterScrubPeers([this] { return epoch_checker_.load(std::memory_order_acquire); },
+                            options_.meta_address, options_.rpc_timeout);
+  ScrubberOptions scrub_options;
+  scrub_options.rate_bytes_per_sec = options_.scrub_rate;
+  scrub_options.interval = options_.scrub_interval;
+  scrub_options.first_delay = options_.scrub_first_delay;
+  scrubber_ =
+      std::make_unique<Scrubber>(store_.get(), scrub_peers_.get(), scrub_options, &metrics_);
+
   // The directories are locked by the store now: the id files are ours.
   ASSIGN_OR_RETURN(StoredNodeId stored, LoadNodeId(options_.dirs));
   if (stored.id.valid() && !stored.missing.empty()) {
@@ -79,6 +89,7 @@ absl::Status ChunkServer::Init() {
   data_options.on_request = [this](const dataplane::DataServerOptions::RequestDone& done) {
     OnRequest(done);
   };
+  data_options.on_corrupt = [this](ChunkId id) { scrubber_->ReportCorrupt(id); };
   ASSIGN_OR_RETURN(data_, dataplane::DataServer::Start(store_.get(), std::move(data_options)));
   data_address_ = data_->address();
   RETURN_IF_ERROR(StartGrpc());
@@ -99,7 +110,11 @@ absl::Status ChunkServer::Init() {
       std::move(link_options), stored.id, [this] { return Usage(); },
       [dirs](NodeId id) { return StoreNodeId(dirs, id); });
   epoch_checker_.store(link_.get(), std::memory_order_release);
+  recovery_ = std::make_unique<Recovery>(options_.recovery, store_.get(), link_.get());
+  link_->set_progress([r = recovery_.get()] { return r->Progress(); });
   link_->Start();
+  recovery_->Start();
+  RETURN_IF_ERROR(scrubber_->Start());
   spdlog::info("msg=\"chunk server serving\" data={} grpc={} http={} dirs={} node_id={} meta={}",
                data_address_, grpc_address_, http_address_, options_.dirs.size(), stored.id.value(),
                options_.meta_address);
@@ -110,7 +125,8 @@ absl::Status ChunkServer::StartGrpc() {
   std::string host;
   uint16_t port = 0;
   RETURN_IF_ERROR(http::ParseHostPort(options_.grpc_listen, &host, &port));
-  node_service_ = std::make_unique<ChunkNodeService>([this] { return Status(); }, store_.get());
+  node_service_ = std::make_unique<ChunkNodeService>([this] { return Status(); }, store_.get(),
+                                                     scrubber_.get());
   grpc::ServerBuilder builder;
   // Without this gRPC sets SO_REUSEPORT and a second server on the port
   // would share it silently instead of failing.
@@ -182,6 +198,17 @@ void ChunkServer::RefreshGauges() {
   if (failures > heartbeat_failures_->value()) {
     heartbeat_failures_->Increment(failures - heartbeat_failures_->value());
   }
+  if (recovery_) {
+    // Counters catch up with the recovery job's own (monotonic) counts.
+    const std::pair<const char*, uint64_t> counts[] = {
+        {"cairn_chunk_recovery_bytes_total", recovery_->bytes_copied()},
+        {"cairn_chunk_recovery_chunks_total", recovery_->chunks_copied()},
+        {"cairn_chunk_recovery_errors_total", recovery_->errors()}};
+    for (const auto& [name, value] : counts) {
+      service::Counter* c = metrics_.GetCounter(name, "Backfill of recovering PGs (recovery.h)");
+      if (value > c->value()) c->Increment(value - c->value());
+    }
+  }
 }
 
 absl::StatusOr<NodeUsage> ChunkServer::Usage() {
@@ -221,9 +248,11 @@ void ChunkServer::Stop() {
     stopped_ = true;
   }
   const auto grace = absl::ToChronoMilliseconds(options_.shutdown_grace);
+  if (scrubber_) scrubber_->Stop();  // between two chunks
   // Data first: no new requests, running ones finish.
   if (data_) data_->Shutdown(grace);
   // Then the heartbeats: meta finds the node down after its down_after.
+  if (recovery_) recovery_->Stop();  // between two chunks
   if (link_) link_->Stop();
   if (grpc_server_) {
     grpc_server_->Shutdown(std::chrono::system_clock::now() + grace);

@@ -11,7 +11,10 @@
 //  - an HTTP server: /healthz (200 while running), /readyz (200 once
 //    registered with meta, else 503 with the reason), /metrics;
 //  - the ClusterLink: registration (retried with back-off while meta is
-//    away) and heartbeats every second.
+//    away) and heartbeats every second;
+//  - the Scrubber (scrubber.h): every chunk re-read and verified at a
+//    bounded rate, bad copies quarantined and repaired from a replica,
+//    also those a READ_CHUNK found damaged.
 //
 // Every listener is bound before registration, so the node registers its
 // real addresses. The data protocol is served from the start: chunks are
@@ -32,6 +35,10 @@
 //   cairn_chunk_map_epoch                  gauge, 0 before the first map
 //   cairn_chunk_registered                 gauge, 1 once registered
 //   cairn_chunk_heartbeat_failures_total   counter
+//   cairn_chunk_recovery_bytes_total       counter, bytes copied by backfill (recovery.h)
+//   cairn_chunk_recovery_chunks_total      counter, chunks copied by backfill
+//   cairn_chunk_recovery_errors_total      counter, chunks or passes that failed
+//   cairn_chunk_scrub_*                    scrub progress and findings (scrubber.h)
 //
 // Lifecycle and thread-safety: Start() returns once every listener is up
 // (registration goes on in the background: WaitRegistered). Stop() — also
@@ -56,6 +63,8 @@
 #include "chunk/file_chunk_store.h"
 #include "chunk/multi_dir_chunk_store.h"
 #include "chunkserver/cluster_link.h"
+#include "chunkserver/recovery.h"
+#include "chunkserver/scrubber.h"
 #include "common/ids.h"
 #include "dataplane/data_server.h"
 #include "service/metrics.h"
@@ -98,6 +107,16 @@ struct ChunkServerOptions {
   absl::Duration rpc_timeout = absl::Seconds(3);
   absl::Duration retry_min = absl::Milliseconds(100);
   absl::Duration retry_max = absl::Seconds(5);
+  // Scrub (scrubber.h, docs/chunk-server.md "Scrub"): bytes read per
+  // second (default 32 MiB/s) and time between cycles (default 7 days;
+  // zero: on demand only); the first scheduled cycle starts
+  // scrub_first_delay after Start (default 10 min).
+  uint64_t scrub_rate = uint64_t{32} << 20;
+  absl::Duration scrub_interval = absl::Hours(24 * 7);
+  absl::Duration scrub_first_delay = absl::Minutes(10);
+  // Backfill of recovering PGs and clean-up of extra copies (recovery.h,
+  // docs/chunk-server.md "Recovery"): rate (default 32 MiB/s) and timings.
+  RecoveryOptions recovery;
   // How long Stop() lets running requests finish. Default 10 s.
   absl::Duration shutdown_grace = absl::Seconds(10);
 };
@@ -131,6 +150,8 @@ class ChunkServer {
 
   chunk::ChunkStore* store() { return store_.get(); }
   ClusterLink* link() { return link_.get(); }
+  Scrubber* scrubber() { return scrubber_.get(); }
+  Recovery* recovery() { return recovery_.get(); }
   service::MetricsRegistry* metrics() { return &metrics_; }
   const ChunkServerOptions& options() const { return options_; }
 
@@ -152,6 +173,9 @@ class ChunkServer {
   std::unique_ptr<ChunkNodeService> node_service_;
   std::unique_ptr<grpc::Server> grpc_server_;
   std::unique_ptr<http::HttpServer> http_server_;
+  std::unique_ptr<ScrubPeers> scrub_peers_;
+  std::unique_ptr<Scrubber> scrubber_;  // started once the link exists
+  std::unique_ptr<Recovery> recovery_;  // started with the link
   std::string data_address_;
   std::string grpc_address_;
   std::string http_address_;

@@ -200,12 +200,40 @@ absl::Status ClusterLink::Heartbeat() {
   req.set_available_bytes(usage->stats.available_bytes);
   req.set_chunk_count(usage->stats.chunk_count);
   req.set_load(usage->load);
+  if (progress_) {
+    for (proto::PgProgress& p : progress_()) *req.add_recovery() = std::move(p);
+  }
   proto::HeartbeatReply reply;
   absl::Status st = Call(&proto::Cluster::Stub::Heartbeat, req, &reply);
   if (!st.ok()) return st;
   heartbeats_.fetch_add(1);
   RequestRefresh(reply.epoch());
   return absl::OkStatus();
+}
+
+absl::StatusOr<proto::ClusterMap> ClusterLink::FreshMap() {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(options_.rpc_timeout));
+  proto::GetClusterMapRequest req;
+  proto::ClusterMap reply;
+  absl::Status st = service::FromGrpcStatus(stub_->GetClusterMap(&ctx, req, &reply), ctx);
+  if (!st.ok()) return st;
+  return reply;
+}
+
+absl::Status ClusterLink::PgRecovered(uint32_t pg, uint64_t epoch) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(options_.rpc_timeout));
+  proto::PgRecoveredRequest req;
+  req.set_node_id(node_id_.load());
+  req.set_pg(pg);
+  req.set_epoch(epoch);
+  proto::ReportReply reply;
+  absl::Status st = service::FromGrpcStatus(stub_->PgRecovered(&ctx, req, &reply), ctx);
+  if (st.ok()) RequestRefresh(reply.epoch());
+  return st;
 }
 
 absl::Status ClusterLink::FetchMap() {

@@ -18,6 +18,10 @@
 //    registers as a new node and persists the new id; a node holding
 //    chunks keeps retrying and reports the error (last_error(), /readyz)
 //    rather than give its data another identity.
+//  - heartbeats carry the backfill progress from `set_progress` (recovery.h).
+//
+// FreshMap and PgRecovered are calls made on the caller's thread (the
+// recovery job), each with its own deadline.
 //
 // Ownership and thread-safety: thread-safe. The callbacks run on the link's
 // thread and must stay valid until Stop() returns.
@@ -29,6 +33,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
@@ -71,12 +76,22 @@ class ClusterLink {
  public:
   using UsageFn = std::function<absl::StatusOr<NodeUsage>()>;
   using PersistFn = std::function<absl::Status(NodeId)>;
+  using ProgressFn = std::function<std::vector<proto::PgProgress>()>;
 
   // `stored_id`: the id from the data directories (invalid: a new node).
   ClusterLink(ClusterLinkOptions options, NodeId stored_id, UsageFn usage, PersistFn persist_id);
   ~ClusterLink();  // Stop()
   ClusterLink(const ClusterLink&) = delete;
   ClusterLink& operator=(const ClusterLink&) = delete;
+
+  // What heartbeats report as backfill progress. Call before Start().
+  void set_progress(ProgressFn progress) { progress_ = std::move(progress); }
+
+  // The whole current map from meta (with the nodes' reported epochs and
+  // progress), bypassing the cache. On the caller's thread.
+  absl::StatusOr<proto::ClusterMap> FreshMap();
+  // Cluster.PgRecovered for this node. On the caller's thread.
+  absl::Status PgRecovered(uint32_t pg, uint64_t epoch);
 
   // Starts / stops the thread (Stop cancels a call in progress). Idempotent.
   void Start();
@@ -130,6 +145,7 @@ class ClusterLink {
   const ClusterLinkOptions options_;
   const UsageFn usage_;
   const PersistFn persist_id_;
+  ProgressFn progress_;
   std::unique_ptr<proto::Cluster::Stub> stub_;
 
   std::atomic<uint64_t> node_id_;

@@ -1,14 +1,23 @@
 // cairn admin status [--json] [--pgs]: the cluster map — epoch, nodes with
 // their state, capacity and usage, placement groups and their chains.
-// Summarized on a terminal (every chain with --pgs), complete in JSON.
+// Summarized on a terminal (every chain with --pgs), complete in JSON,
+// with each PG's health and the recovery in progress (bytes left, ETA).
+// cairn admin drain NODE / remove NODE: the Cluster service's admin calls.
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/time/clock.h"
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "cluster.grpc.pb.h"
+#include "service/cluster_stats.h"
+#include "service/grpc_status.h"
 
 namespace cairn::cli {
 namespace {
@@ -17,7 +26,123 @@ struct AdminArgs {
   ClientFlags client;
   bool json = false;
   bool pgs = false;
+  uint64_t node = 0;  // drain, remove
 };
+
+std::unique_ptr<proto::Cluster::Stub> ClusterStub(const ClientFlags& flags) {
+  return proto::Cluster::NewStub(
+      grpc::CreateChannel(flags.meta, grpc::InsecureChannelCredentials()));
+}
+
+template <typename Req, typename Reply>
+absl::Status CallCluster(proto::Cluster::Stub& stub, const ClientFlags& flags,
+                         grpc::Status (proto::Cluster::Stub::*method)(grpc::ClientContext*,
+                                                                      const Req&, Reply*),
+                         const Req& req, Reply* reply) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(static_cast<int64_t>(flags.timeout_seconds * 1000)));
+  return service::FromGrpcStatus((stub.*method)(&ctx, req, reply), ctx);
+}
+
+// The recovery picture: the map with the nodes' progress, sampled twice a
+// second apart while something is copying so the rate (and ETA) is seen.
+struct Recovery {
+  service::ClusterStats stats;
+  proto::ClusterMap map;
+  double rate = 0;  // bytes/s copied between the two samples; 0: unknown
+};
+
+absl::StatusOr<Recovery> FetchRecovery(const ClientFlags& flags) {
+  auto stub = ClusterStub(flags);
+  Recovery r;
+  absl::Status st = CallCluster(*stub, flags, &proto::Cluster::Stub::GetClusterMap,
+                                proto::GetClusterMapRequest(), &r.map);
+  if (!st.ok()) return st;
+  r.stats = service::Summarize(r.map);
+  if (r.stats.pgs_by_state[static_cast<size_t>(service::PgState::kRecovering)] == 0) return r;
+  const uint64_t done0 = r.stats.recovery_bytes_total - r.stats.recovery_bytes_left;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  proto::ClusterMap again;
+  st = CallCluster(*stub, flags, &proto::Cluster::Stub::GetClusterMap,
+                   proto::GetClusterMapRequest(), &again);
+  if (!st.ok()) return r;
+  service::ClusterStats later = service::Summarize(again);
+  const uint64_t done1 = later.recovery_bytes_total - later.recovery_bytes_left;
+  if (done1 > done0) r.rate = static_cast<double>(done1 - done0);
+  r.map = std::move(again);
+  r.stats = std::move(later);
+  return r;
+}
+
+// PGs left to empty per draining node.
+std::map<uint64_t, uint32_t> DrainLeft(const proto::ClusterMap& map) {
+  std::map<uint64_t, uint32_t> out;
+  for (const proto::NodeInfo& n : map.nodes()) {
+    if (n.state() == proto::NODE_DRAINING) out[n.id()] = 0;
+  }
+  for (const proto::PgChain& pg : map.pgs()) {
+    for (uint64_t id : pg.nodes()) {
+      auto it = out.find(id);
+      if (it != out.end()) ++it->second;
+    }
+  }
+  return out;
+}
+
+nlohmann::json RecoveryJson(const Recovery& r) {
+  nlohmann::json states = nlohmann::json::object();
+  for (size_t i = 0; i < service::kPgStateNames.size(); ++i) {
+    states[std::string(service::kPgStateNames[i])] = r.stats.pgs_by_state[i];
+  }
+  nlohmann::json pgs = nlohmann::json::array();
+  for (const service::PgHealth& h : r.stats.pgs) {
+    pgs.push_back({{"pg", h.pg},
+                   {"state", std::string(service::kPgStateNames[static_cast<size_t>(h.state)])},
+                   {"healthy", h.healthy},
+                   {"recovering", h.recovering},
+                   {"bytes_left", h.bytes_left}});
+  }
+  nlohmann::json draining = nlohmann::json::array();
+  for (const auto& [id, left] : DrainLeft(r.map)) {
+    draining.push_back({{"node", id}, {"pgs_left", left}});
+  }
+  nlohmann::json j = {{"pgs_by_state", states},
+                      {"bytes_left", r.stats.recovery_bytes_left},
+                      {"bytes_total", r.stats.recovery_bytes_total},
+                      {"rate_bytes_per_sec", r.rate},
+                      {"draining", draining},
+                      {"pgs", pgs}};
+  if (r.rate > 0) j["eta_seconds"] = static_cast<double>(r.stats.recovery_bytes_left) / r.rate;
+  return j;
+}
+
+void PrintRecovery(const Recovery& r) {
+  std::printf("\nplacement groups:");
+  for (size_t i = 0; i < service::kPgStateNames.size(); ++i) {
+    std::printf(" %llu %s%s", static_cast<unsigned long long>(r.stats.pgs_by_state[i]),
+                std::string(service::kPgStateNames[i]).c_str(),
+                i + 1 < service::kPgStateNames.size() ? "," : "");
+  }
+  std::printf("\n");
+  if (r.stats.pgs_by_state[static_cast<size_t>(service::PgState::kRecovering)] > 0) {
+    std::printf("recovery: %s left of %s",
+                Progress::Bytes(static_cast<double>(r.stats.recovery_bytes_left)).c_str(),
+                Progress::Bytes(static_cast<double>(r.stats.recovery_bytes_total)).c_str());
+    if (r.rate > 0) {
+      std::printf(", %s/s, ETA %.0fs", Progress::Bytes(r.rate).c_str(),
+                  static_cast<double>(r.stats.recovery_bytes_left) / r.rate);
+    } else {
+      std::printf(", rate not measured yet");
+    }
+    std::printf("\n");
+  }
+  for (const auto& [id, left] : DrainLeft(r.map)) {
+    std::printf("node %llu draining: %u placement groups left%s\n",
+                static_cast<unsigned long long>(id), left,
+                left == 0 ? " (drained: remove it)" : "");
+  }
+}
 
 struct Membership {
   uint32_t pgs = 0;
@@ -42,7 +167,7 @@ std::string ChainText(const PgStatus& pg) {
   return text.empty() ? "-" : text;
 }
 
-void PrintJson(const ClusterInfo& info) {
+void PrintJson(const ClusterInfo& info, nlohmann::json recovery) {
   auto members = Memberships(info);
   nlohmann::json nodes = nlohmann::json::array();
   for (const NodeStatus& n : info.nodes) {
@@ -71,7 +196,8 @@ void PrintJson(const ClusterInfo& info) {
                       {"pg_count", info.pg_count},
                       {"replicas", info.replicas},
                       {"nodes", nodes},
-                      {"pgs", pgs}};
+                      {"pgs", pgs},
+                      {"recovery", std::move(recovery)}};
   std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
@@ -140,15 +266,40 @@ int RunStatus(const AdminArgs& args) {
   if (!client) return kExitFailure;
   auto info = client->ClusterStatus();
   if (!info.ok()) return Report("admin status", info.status(), &args.client);
+  auto recovery = FetchRecovery(args.client);
+  if (!recovery.ok()) return Report("admin status", recovery.status(), &args.client);
   if (args.json) {
-    PrintJson(*info);
+    PrintJson(*info, RecoveryJson(*recovery));
   } else {
     PrintText(*info, args.pgs);
+    PrintRecovery(*recovery);
   }
   return kExitOk;
 }
 
+int RunNodeCall(const AdminArgs& args, const char* what,
+                grpc::Status (proto::Cluster::Stub::*method)(grpc::ClientContext*,
+                                                             const proto::NodeRequest&,
+                                                             proto::ReportReply*)) {
+  auto stub = ClusterStub(args.client);
+  proto::NodeRequest req;
+  req.set_node_id(args.node);
+  proto::ReportReply reply;
+  absl::Status st = CallCluster(*stub, args.client, method, req, &reply);
+  if (!st.ok()) {
+    std::fprintf(stderr, "cairn: admin %s: %s\n", what, std::string(st.message()).c_str());
+    return kExitFailure;
+  }
+  std::printf("node %llu: %s requested (epoch %llu)\n", static_cast<unsigned long long>(args.node),
+              what, static_cast<unsigned long long>(reply.epoch()));
+  return kExitOk;
+}
+
 }  // namespace
+
+void AddAdminScrub(CLI::App* admin, Registry& registry);  // cmd_admin_scrub.cc
+void AddAdminFsck(CLI::App* admin, Registry& registry);   // cmd_admin_fsck.cc
+void AddAdminGc(CLI::App* admin, Registry& registry);     // cmd_admin_gc.cc
 
 void AddAdmin(CLI::App& app, Registry& registry) {
   CLI::App* admin = app.add_subcommand("admin", "Cluster administration");
@@ -162,6 +313,35 @@ void AddAdmin(CLI::App& app, Registry& registry) {
   cmd->add_flag("--pgs", args->pgs, "List every placement group's chain");
   AddClientFlags(cmd, &args->client);
   registry.Add(cmd, [args] { return RunStatus(*args); });
+
+  auto drain_args = std::make_shared<AdminArgs>();
+  CLI::App* drain = admin->add_subcommand(
+      "drain",
+      "Empty a chunk server: its placement groups are copied elsewhere, then it leaves "
+      "their chains (progress in admin status)");
+  drain->add_option("NODE", drain_args->node, "Node id")
+      ->required()
+      ->check(CLI::Range(uint64_t{1}, ~uint64_t{0}));
+  AddClientFlags(drain, &drain_args->client);
+  registry.Add(drain, [drain_args] {
+    return RunNodeCall(*drain_args, "drain", &proto::Cluster::Stub::DrainNode);
+  });
+
+  auto remove_args = std::make_shared<AdminArgs>();
+  CLI::App* remove = admin->add_subcommand(
+      "remove",
+      "Forget a chunk server that is down, out or drained (refused while it holds "
+      "data the cluster needs)");
+  remove->add_option("NODE", remove_args->node, "Node id")
+      ->required()
+      ->check(CLI::Range(uint64_t{1}, ~uint64_t{0}));
+  AddClientFlags(remove, &remove_args->client);
+  registry.Add(remove, [remove_args] {
+    return RunNodeCall(*remove_args, "remove", &proto::Cluster::Stub::RemoveNode);
+  });
+  AddAdminScrub(admin, registry);
+  AddAdminFsck(admin, registry);
+  AddAdminGc(admin, registry);
 }
 
 }  // namespace cairn::cli

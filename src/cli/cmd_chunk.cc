@@ -27,6 +27,10 @@ struct ChunkArgs {
   std::string sync = "per-op";
   double shutdown_grace_s = 10;
   std::string ready_file;
+  std::string scrub_rate = "32MiB";
+  std::string scrub_interval = "7d";
+  std::string recovery_rate = "32MiB";
+  double extra_copy_grace_s = 600;
 };
 
 void SetUpLogging() {
@@ -48,6 +52,27 @@ int RunChunk(const ChunkArgs& args) {
   options.sync_mode =
       args.sync == "syncfs" ? chunk::SyncMode::kGroupSyncfs : chunk::SyncMode::kPerOp;
   options.shutdown_grace = absl::Seconds(args.shutdown_grace_s);
+  absl::StatusOr<uint64_t> scrub_rate = ParseSize(args.scrub_rate);
+  if (!scrub_rate.ok() || *scrub_rate == 0) {
+    return ReportMessage("chunk: bad --scrub-rate '" + args.scrub_rate +
+                         "' (bytes per second, e.g. 32MiB)");
+  }
+  absl::StatusOr<absl::Duration> scrub_interval =
+      chunkserver::ParseScrubInterval(args.scrub_interval);
+  if (!scrub_interval.ok())
+    return ReportMessage("chunk: " + std::string(scrub_interval.status().message()));
+  options.scrub_rate = *scrub_rate;
+  options.scrub_interval = *scrub_interval;
+  absl::StatusOr<uint64_t> recovery_rate = ParseSize(args.recovery_rate);
+  if (!recovery_rate.ok()) {
+    return ReportMessage("chunk: bad --recovery-rate '" + args.recovery_rate +
+                         "' (bytes per second, e.g. 32MiB; 0: unlimited)");
+  }
+  options.recovery.rate_bytes_per_sec = *recovery_rate;
+  options.recovery.extra_copy_grace = absl::Seconds(args.extra_copy_grace_s);
+  if (args.extra_copy_grace_s > 0 && args.extra_copy_grace_s < 60) {
+    options.recovery.cleanup_interval = absl::Seconds(args.extra_copy_grace_s);
+  }
 
   // Block the stop signals in every thread (the servers' threads inherit
   // this mask) and wait for them here.
@@ -126,6 +151,21 @@ void AddChunk(CLI::App& app, Registry& registry) {
   cmd->add_option("--shutdown-grace", args->shutdown_grace_s,
                   "Seconds SIGTERM lets running requests finish")
       ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--scrub-rate", args->scrub_rate,
+                  "Scrub reads at most this many bytes per second (64K, 32MiB, ...)")
+      ->capture_default_str();
+  cmd->add_option("--scrub-interval", args->scrub_interval,
+                  "Time between scrub cycles (30s, 12h, 7d; 0: only on demand, cairn admin scrub)")
+      ->capture_default_str();
+  cmd->add_option("--recovery-rate", args->recovery_rate,
+                  "Backfill of recovering placement groups copies at most this many bytes per "
+                  "second (0: unlimited)")
+      ->capture_default_str();
+  cmd->add_option("--extra-copy-grace", args->extra_copy_grace_s,
+                  "Seconds a copy of a placement group this node no longer serves is kept "
+                  "before it may be deleted (0: never delete)")
+      ->check(CLI::Range(0.0, 365.0 * 24 * 3600))
       ->capture_default_str();
   cmd->add_option("--ready-file", args->ready_file,
                   "Once registered with meta, write {\"data\":..,\"grpc\":..,\"http\":..,"

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/common.h"
+#include "cli/gc_flags.h"
 #include "service/meta_server.h"
 
 namespace cairn::cli {
@@ -23,7 +24,12 @@ struct MetaArgs {
   uint32_t pg_count = 256;
   uint32_t replicas = 3;
   double down_after_s = 5;
+  double out_after_s = 600;
+  double rebalance_threshold = 0.10;
+  uint32_t max_moves = 4;
+  uint32_t max_moves_per_node = 1;
   uint32_t bootstrap_nodes = 1;
+  GcFlags gc;
 };
 
 // Structured lines on stderr: time, level, then key=value pairs.
@@ -45,7 +51,12 @@ int RunMeta(const MetaArgs& args) {
   options.cluster.pg_count = args.pg_count;
   options.cluster.replicas = args.replicas;
   options.cluster.down_after = absl::Seconds(args.down_after_s);
+  options.cluster.out_after = absl::Seconds(args.out_after_s);
+  options.cluster.rebalance_threshold = args.rebalance_threshold;
+  options.cluster.max_moves = args.max_moves;
+  options.cluster.max_moves_per_node = args.max_moves_per_node;
   options.cluster.bootstrap_nodes = args.bootstrap_nodes;
+  options.gc = args.gc.Options();
 
   // Block the stop signals in every thread (the servers' threads inherit
   // this mask) and wait for them here.
@@ -121,6 +132,24 @@ void AddMeta(CLI::App& app, Registry& registry) {
                   "chains")
       ->check(CLI::Range(0.1, 3600.0))
       ->capture_default_str();
+  cmd->add_option("--out-after", args->out_after_s,
+                  "Seconds a chunk server stays down before it is out and its placement groups "
+                  "are re-replicated on other nodes")
+      ->check(CLI::Range(0.1, 30.0 * 24 * 3600))
+      ->capture_default_str();
+  cmd->add_option("--rebalance-threshold", args->rebalance_threshold,
+                  "Move placement groups while the nodes' memberships per unit of capacity "
+                  "differ by more than this fraction of the mean")
+      ->check(CLI::Range(0.0, 10.0))
+      ->capture_default_str();
+  cmd->add_option("--max-moves", args->max_moves,
+                  "Placement-group moves in flight at once over the cluster (0: no rebalancing)")
+      ->check(CLI::Range(0u, 100000u))
+      ->capture_default_str();
+  cmd->add_option("--max-moves-per-node", args->max_moves_per_node,
+                  "Placement-group moves in flight at once onto one node")
+      ->check(CLI::Range(1u, 100000u))
+      ->capture_default_str();
   cmd->add_option("--bootstrap-nodes", args->bootstrap_nodes,
                   "Chunk servers that must be up before placement groups are first assigned "
                   "(set to the initial cluster size for an even start)")
@@ -128,6 +157,7 @@ void AddMeta(CLI::App& app, Registry& registry) {
       ->capture_default_str();
   cmd->add_option("--ready-file", args->ready_file,
                   "Once serving, write {\"grpc\":..,\"http\":..,\"pid\":..} here (atomically)");
+  AddGcFlags(cmd, &args->gc);
   cmd->footer(
       "Prints 'cairn meta: serving grpc=HOST:PORT http=HOST:PORT' once ready.\n"
       "SIGTERM/SIGINT stop it gracefully: in-flight requests finish, the store is "

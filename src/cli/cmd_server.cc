@@ -17,6 +17,7 @@
 #include "chunkserver/chunk_server.h"
 #include "chunkserver/ready_file.h"
 #include "cli/common.h"
+#include "cli/gc_flags.h"
 #include "service/meta_server.h"
 
 namespace cairn::cli {
@@ -28,6 +29,10 @@ struct ServerArgs {
   std::string listen = "127.0.0.1:9400";
   std::string http = "127.0.0.1:9401";
   std::string ready_file;
+  std::string scrub_rate = "32MiB";
+  std::string scrub_interval = "7d";
+  std::string recovery_rate = "32MiB";
+  GcFlags gc;
 };
 
 void SetUpLogging() {
@@ -60,6 +65,22 @@ void StopAll(std::vector<std::unique_ptr<chunkserver::ChunkServer>>& chunks,
 }
 
 int RunServer(const ServerArgs& args) {
+  absl::StatusOr<uint64_t> scrub_rate_or = ParseSize(args.scrub_rate);
+  absl::StatusOr<absl::Duration> scrub_interval_or =
+      chunkserver::ParseScrubInterval(args.scrub_interval);
+  if (!scrub_rate_or.ok() || *scrub_rate_or == 0 || !scrub_interval_or.ok()) {
+    return ReportMessage(!scrub_interval_or.ok()
+                             ? "server: " + std::string(scrub_interval_or.status().message())
+                             : "server: bad --scrub-rate '" + args.scrub_rate +
+                                   "' (bytes per second, e.g. 32MiB)");
+  }
+  const uint64_t scrub_rate = *scrub_rate_or;
+  absl::StatusOr<uint64_t> recovery_rate = ParseSize(args.recovery_rate);
+  if (!recovery_rate.ok()) {
+    return ReportMessage("server: bad --recovery-rate '" + args.recovery_rate +
+                         "' (bytes per second, e.g. 32MiB; 0: unlimited)");
+  }
+  const absl::Duration scrub_interval = *scrub_interval_or;
   SetUpLogging();
   std::error_code ec;
   std::filesystem::create_directories(args.dir, ec);
@@ -80,6 +101,7 @@ int RunServer(const ServerArgs& args) {
   // up (balanced heads), with as many copies as servers up to 3.
   meta_options.cluster.bootstrap_nodes = static_cast<uint32_t>(args.chunk_servers);
   meta_options.cluster.replicas = static_cast<uint32_t>(std::min(3, args.chunk_servers));
+  meta_options.gc = args.gc.Options();
   auto meta_or = service::MetaServer::Start(meta_options);
   if (!meta_or.ok())
     return ReportMessage("server: meta: " + std::string(meta_or.status().message()));
@@ -94,6 +116,9 @@ int RunServer(const ServerArgs& args) {
     o.data_listen = "127.0.0.1:0";
     o.grpc_listen = "127.0.0.1:0";
     o.http_listen = "127.0.0.1:0";
+    o.scrub_rate = scrub_rate;
+    o.scrub_interval = scrub_interval;
+    o.recovery.rate_bytes_per_sec = *recovery_rate;
     auto c = chunkserver::ChunkServer::Start(o);
     if (!c.ok()) {
       StopAll(chunks, meta);
@@ -169,10 +194,21 @@ void AddServer(CLI::App& app, Registry& registry) {
                   "Meta HTTP listen address HOST:PORT for /healthz, /readyz, /metrics (port 0: "
                   "any free)")
       ->capture_default_str();
+  cmd->add_option("--scrub-rate", args->scrub_rate,
+                  "Each chunk server's scrub reads at most this many bytes per second")
+      ->capture_default_str();
+  cmd->add_option("--scrub-interval", args->scrub_interval,
+                  "Time between scrub cycles (30s, 12h, 7d; 0: only on demand)")
+      ->capture_default_str();
+  cmd->add_option("--recovery-rate", args->recovery_rate,
+                  "Each chunk server's backfill copies at most this many bytes per second (0: "
+                  "unlimited)")
+      ->capture_default_str();
   cmd->add_option("--ready-file", args->ready_file,
                   "Once every chunk server is registered, write {\"grpc\":..,\"http\":..,"
                   "\"pid\":..,\"chunk_servers\":[{\"data\":..,\"grpc\":..,\"http\":..,"
                   "\"node_id\":..}]} here (atomically)");
+  AddGcFlags(cmd, &args->gc);
   cmd->footer(
       "Chunk servers listen on 127.0.0.1 with free ports, printed once they are registered.\n"
       "SIGTERM/SIGINT stop the chunk servers, then meta, gracefully; exit 0.\n");

@@ -103,9 +103,7 @@ absl::Status ChunkIo::Write(const ChunkId& id, std::span<const uint8_t> data, ui
       last = map.status();
     } else {
       seen = (*map)->epoch();
-      std::vector<Replica> chain = (*map)->Chain(id);
-      if (chain.size() > std::max<uint32_t>(replicas, 1))
-        chain.resize(std::max<uint32_t>(replicas, 1));
+      std::vector<Replica> chain = (*map)->WriteChain(id, replicas);
       if (chain.empty()) {
         last = Error(Errc::kUnavailable, "placement group " +
                                              std::to_string((*map)->PgOf(id).value()) +
@@ -152,7 +150,7 @@ absl::StatusOr<AlignedBuffer> ChunkIo::ReadRange(const ChunkId& id, const Range&
       last = map.status();
     } else {
       seen = (*map)->epoch();
-      std::vector<Replica> chain = (*map)->Chain(id);
+      std::vector<Replica> chain = (*map)->ReadChain(id);
       if (chain.empty()) {
         last = Error(Errc::kUnavailable, "placement group " +
                                              std::to_string((*map)->PgOf(id).value()) +
@@ -186,7 +184,7 @@ std::shared_ptr<PendingRead> ChunkIo::StartRead(const ChunkId& id, const Range& 
   uint32_t members = 1;
   if (r.size() >= options_.parallel_read_min) {
     absl::StatusOr<std::shared_ptr<const MapSnapshot>> map = maps_->Get();
-    if (map.ok()) members = std::max<uint32_t>(1, (*map)->Chain(id).size());
+    if (map.ok()) members = std::max<uint32_t>(1, (*map)->ReadChain(id).size());
   }
   const uint32_t first = spread_.fetch_add(1, std::memory_order_relaxed);
   std::vector<PendingRead::Piece> pieces;

@@ -1,5 +1,6 @@
 #include "client/cluster_map.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "cluster/placement.h"
@@ -48,8 +49,39 @@ std::vector<Replica> MapSnapshot::Chain(const ChunkId& id) const {
     auto it = node_index_.find(node);
     if (it == node_index_.end()) continue;
     const proto::NodeInfo& info = map_.nodes(it->second);
-    if (info.state() != proto::NODE_UP || info.data_address().empty()) continue;
+    if ((info.state() != proto::NODE_UP && info.state() != proto::NODE_DRAINING) ||
+        info.data_address().empty()) {
+      continue;
+    }
     out.push_back({NodeId(node), info.data_address()});
+  }
+  return out;
+}
+
+bool MapSnapshot::IsRecovering(const ChunkId& id, NodeId node) const {
+  const proto::PgChain& chain = map_.pgs(static_cast<int>(PgOf(id).value()));
+  return std::find(chain.recovering().begin(), chain.recovering().end(), node.value()) !=
+         chain.recovering().end();
+}
+
+std::vector<Replica> MapSnapshot::WriteChain(const ChunkId& id, uint32_t replicas) const {
+  std::vector<Replica> out;
+  uint32_t healthy = 0;
+  for (Replica& r : Chain(id)) {
+    if (IsRecovering(id, r.node)) {
+      out.push_back(std::move(r));
+    } else if (healthy < std::max<uint32_t>(replicas, 1)) {
+      ++healthy;
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+std::vector<Replica> MapSnapshot::ReadChain(const ChunkId& id) const {
+  std::vector<Replica> out;
+  for (Replica& r : Chain(id)) {
+    if (!IsRecovering(id, r.node)) out.push_back(std::move(r));
   }
   return out;
 }

@@ -48,9 +48,17 @@ class MapSnapshot {
   const proto::ClusterMap& map() const { return map_; }
 
   PgId PgOf(const ChunkId& id) const;
-  // The chain of the chunk's PG, head first; members that are not UP or
-  // have no data address are left out.
+  // The chain of the chunk's PG, head first; members that are not UP (or
+  // DRAINING, which still serve) or have no data address are left out.
   std::vector<Replica> Chain(const ChunkId& id) const;
+  // Where a write goes: the chain in order, holding at most `replicas`
+  // healthy members (a policy may ask for fewer than the map's R) and
+  // every recovering member (they must receive every write).
+  std::vector<Replica> WriteChain(const ChunkId& id, uint32_t replicas) const;
+  // Where a read may go: the chain without its recovering members (still
+  // catching up, they may miss the chunk).
+  std::vector<Replica> ReadChain(const ChunkId& id) const;
+  bool IsRecovering(const ChunkId& id, NodeId node) const;
   // The node serving `data_address`, if any.
   std::optional<NodeId> NodeAt(std::string_view data_address) const;
   // The node's data address ("" when unknown).

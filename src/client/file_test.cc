@@ -17,6 +17,7 @@
 #include "cairn/client.h"
 #include "chunk/test_util.h"
 #include "chunkserver/chunk_server.h"
+#include "client/test_cluster.h"
 #include "gtest/gtest.h"
 #include "service/meta_server.h"
 
@@ -46,30 +47,15 @@ using Bytes = std::vector<uint8_t>;
 class FileTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    service::MetaServerOptions mo;
-    mo.store = "memory";
-    mo.grpc_listen = "127.0.0.1:0";
-    mo.http_listen = "127.0.0.1:0";
-    mo.cluster.pg_count = 16;
-    mo.cluster.replicas = 3;
-    mo.cluster.bootstrap_nodes = kServers;
+    service::MetaServerOptions mo = testing::TestMetaOptions(kServers);
     mo.cluster.down_after = absl::Seconds(2);
     mo.cluster.report_grace = absl::Milliseconds(300);
-    mo.cluster.tick_interval = absl::Milliseconds(100);
     auto meta = service::MetaServer::Start(mo);
     ASSERT_OK(meta);
     meta_ = std::move(*meta);
     for (int i = 0; i < kServers; ++i) StartServer(i);
-    // Every PG has a full chain.
-    absl::Time deadline = absl::Now() + absl::Seconds(20);
-    for (;;) {
-      proto::ClusterMap map = meta_->cluster()->Map();
-      bool full = map.pgs_size() > 0;
-      for (const auto& pg : map.pgs()) full = full && pg.nodes_size() == kServers;
-      if (full) break;
-      ASSERT_LT(absl::Now(), deadline) << "chains never filled";
-      absl::SleepFor(absl::Milliseconds(20));
-    }
+    testing::WaitForFullChains(*meta_, kServers);
+    if (HasFatalFailure()) return;
     client_ = Connect();
     ASSERT_OK(client_->Mkdir("/t", 0755));
     StoragePolicy policy;
@@ -78,13 +64,8 @@ class FileTest : public ::testing::Test {
   }
 
   void StartServer(int i) {
-    chunkserver::ChunkServerOptions o;
-    o.meta_address = meta_->grpc_address();
-    o.dirs = {dir_.Sub("cs" + std::to_string(i))};
-    o.heartbeat_interval = absl::Milliseconds(100);
-    o.retry_min = absl::Milliseconds(20);
-    o.retry_max = absl::Milliseconds(200);
-    o.shutdown_grace = absl::Seconds(2);
+    chunkserver::ChunkServerOptions o =
+        testing::TestChunkServerOptions(meta_->grpc_address(), dir_.Sub("cs" + std::to_string(i)));
     o.data_io_timeout = std::chrono::milliseconds(5000);
     auto server = chunkserver::ChunkServer::Start(o);
     ASSERT_OK(server);

@@ -5,11 +5,15 @@
 // either in one store transaction (keys N and M, docs/metadata.md) and
 // loads them in Open. Heartbeats update liveness and usage in memory
 // only; failure detection (Tick) turns a node whose heartbeats stopped
-// for `down_after` into DOWN and takes it out of its chains. A node that
-// registers again or heartbeats again is UP and rejoins the chains it
-// left that are still short. Every change of the map bumps the epoch by
-// exactly one (several nodes found late in one Tick are one change).
-// docs/cluster.md has the whole story.
+// for `down_after` into DOWN and takes it out of its chains; DOWN for
+// `out_after` it is OUT and its PGs get new members. A member that joins
+// a chain holding data (a node back from DOWN, a replacement, a drain or
+// rebalance target) is *recovering* until its chunk server reports the
+// backfill done (PgRecovered); extra healthy members (a draining node, a
+// move's source) leave only once the chain has R healthy members without
+// them. Every change of the map bumps the epoch by exactly one (several
+// nodes found late in one Tick are one change). docs/cluster.md has the
+// whole story.
 //
 // Ownership and thread-safety: borrows `store` and `clock`, which must
 // outlive it. Thread-safe. Start() runs Tick every `tick_interval` on a
@@ -57,6 +61,21 @@ struct ClusterOptions {
   // servers heartbeat every second): shorter detects failures sooner but
   // mistakes a pause (GC, swap, a slow disk) for a failure.
   absl::Duration down_after = absl::Seconds(5);
+  // A DOWN node stays a member-in-waiting of the PGs it left for this
+  // long (a restart or a short outage only catches up); then it is OUT and
+  // its PGs are re-replicated onto other nodes. Default 10 min: longer
+  // avoids copying for reboots, shorter restores redundancy sooner.
+  absl::Duration out_after = absl::Minutes(10);
+  // Rebalance: PGs move from the node with the most memberships per unit
+  // of capacity to the one with the fewest while they differ by more than
+  // this fraction of the mean (and by at least 2). Default 0.10.
+  double rebalance_threshold = 0.10;
+  // Moves (a target recovering into a full chain) in flight at once, over
+  // the cluster and per target node. Defaults 4 and 1: a move copies a
+  // whole PG, so few at a time leave client traffic its bandwidth. 0
+  // disables rebalancing.
+  uint32_t max_moves = 4;
+  uint32_t max_moves_per_node = 1;
   // ReportNodeFailure marks the node down at once when its last heartbeat
   // is older than this (it missed at least one). Default 1.5 s; a report
   // about a node that heartbeated more recently is only logged.
@@ -84,11 +103,14 @@ struct HeartbeatInfo {
   uint64_t available_bytes = 0;
   uint64_t chunk_count = 0;
   double load = 0;
+  uint64_t epoch = 0;  // of the map the node holds
+  std::vector<proto::PgProgress> recovery;
 };
 
 struct ChainMember {
   NodeId node;
   std::string data_address;
+  bool recovering = false;  // catching up: written to, not read from
 };
 struct ChainView {
   uint64_t epoch = 0;
@@ -131,7 +153,33 @@ class ClusterManager {
   // goes DOWN (one epoch bump for all of them). Returns the store error if
   // the change could not be persisted (the state is then unchanged and the
   // next Tick tries again).
+  //
+  // Then, in the same change: DOWN nodes silent for out_after become OUT;
+  // chains short of R (not waiting for a DOWN member) and chains with a
+  // DRAINING member get new members (recovering); chains with more than R
+  // healthy members drop the extra (draining first); and while the
+  // memberships are uneven, up to max_moves PGs start moving.
   absl::Status Tick();
+
+  // A chunk server says `node` finished backfilling `pg`, its final pass
+  // made with a map at `epoch`. Checks: kNotFound (unknown node), kInvalid
+  // (bad pg, epoch 0 or newer than meta's, node not a member of the PG),
+  // kStaleEpoch (the node became recovering after `epoch`: start again),
+  // kBusy (a chain member has not yet reported `epoch`: retry later).
+  // A claim for a member already healthy succeeds and changes nothing.
+  // Returns the epoch after the change.
+  absl::StatusOr<uint64_t> PgRecovered(NodeId node, uint32_t pg, uint64_t epoch);
+
+  // Admin: an UP node becomes DRAINING: each of its PGs gets a replacement
+  // (recovering) and it leaves a chain once that chain has R healthy
+  // members without it. Idempotent for a draining node. kNotFound,
+  // kBusy for a node that is not UP.
+  absl::StatusOr<uint64_t> Drain(NodeId node);
+
+  // Admin: forgets a node (its record and any chain place). kBusy while it
+  // is UP, DRAINING with PGs left, or (DOWN) the last holder of a PG it
+  // left with no healthy member; kNotFound for an unknown node.
+  absl::StatusOr<uint64_t> Remove(NodeId node);
 
   // The chain of the chunk's PG with the data addresses. kUnavailable when
   // no node is up or the PG has no up member.
@@ -149,13 +197,18 @@ class ClusterManager {
     proto::NodeRecord record;       // what is stored (info without heartbeat fields)
     int64_t last_heartbeat_ns = 0;  // meta's clock
     int64_t heartbeats = 0;         // received since meta started
-    proto::NodeInfo live;           // heartbeat fields
+    proto::NodeInfo live;           // heartbeat fields (recovery, map_epoch too)
   };
   struct State {
     uint64_t epoch = 0;
     uint64_t next_node_id = 1;
     std::map<NodeId, Node> nodes;
     std::vector<Chain> chains;
+    // Per PG, the members of chains[pg] that are catching up.
+    std::vector<std::vector<NodeId>> recovering;
+    // (pg, node) -> epoch at which it became recovering (memory only;
+    // after Open, the loaded epoch).
+    std::map<std::pair<uint32_t, uint64_t>, uint64_t> since;
   };
 
   ClusterManager(store::KvStore* store, Clock* clock, ClusterOptions options, uint32_t pg_count,
@@ -163,13 +216,23 @@ class ClusterManager {
 
   // Persists `next` (epoch already bumped; `changed` lists the node
   // records to write) and installs it. On error nothing changes.
-  absl::Status Commit(State next, const std::vector<NodeId>& changed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Commit(State next, const std::vector<NodeId>& changed,
+                      const std::vector<NodeId>& removed = {}) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Marks UP nodes in `next` as DOWN and takes them out of the chains.
   void MarkDown(State& next, NodeId node) const;
   // Marks `node` UP in `next` and puts it into short chains.
   void MarkUp(State& next, NodeId node) const;
   std::vector<PlacementNode> PlacementNodes(const State& state) const;
+  // Chain edits. Join appends at the tail, recovering unless the chain has
+  // no healthy member (then there is nothing to copy from).
+  static bool IsRecovering(const State& s, uint32_t pg, NodeId node);
+  static size_t HealthyCount(const State& s, uint32_t pg);
+  static void Join(State& next, uint32_t pg, NodeId node);
+  static void Leave(State& next, uint32_t pg, NodeId node);
+  // Tick's repair steps over `next`; each returns true when it changed it.
+  bool Repair(State& next) const;
+  bool Trim(State& next, uint32_t pg) const;
+  bool Rebalance(State& next) const;
   void Loop();
 
   store::KvStore* const store_;

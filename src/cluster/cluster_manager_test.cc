@@ -9,44 +9,18 @@
 #include <set>
 #include <thread>
 
+#include "cluster/store_fixture.h"
 #include "common/errors.h"
 #include "gtest/gtest.h"
-#include "store/memory_store.h"
-#include "store/rocksdb_store.h"
 
 namespace cairn::cluster {
 namespace {
 
 constexpr int64_t kSecond = 1'000'000'000;
 
-class ClusterManagerTest : public ::testing::TestWithParam<std::string> {
+class ClusterManagerTest : public StoreFixture {
  protected:
-  void SetUp() override {
-    if (GetParam() == "rocksdb") {
-      std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-      std::replace(name.begin(), name.end(), '/', '_');
-      dir_ = std::filesystem::temp_directory_path() /
-             ("cairn_cluster_test_" + std::to_string(::getpid()) + "_" + name);
-      std::filesystem::remove_all(dir_);
-    }
-    OpenStore();
-  }
-  void TearDown() override {
-    manager_.reset();
-    store_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
-  void OpenStore() {
-    if (GetParam() == "memory") {
-      if (!store_) store_ = std::make_unique<store::MemoryStore>();
-      return;
-    }
-    store::RocksDbOptions o;
-    o.dir = dir_.string();
-    auto db = store::RocksDbStore::Open(o);
-    ASSERT_TRUE(db.ok()) << db.status();
-    store_ = std::move(*db);
-  }
+  void ReleaseStoreUsers() override { manager_.reset(); }
   void OpenManager(ClusterOptions options = {}) {
     options_ = options;
     auto m = ClusterManager::Open(store_.get(), &clock_, options);
@@ -93,8 +67,6 @@ class ClusterManagerTest : public ::testing::TestWithParam<std::string> {
     return proto::NODE_STATE_UNSPECIFIED;
   }
 
-  std::filesystem::path dir_;
-  std::unique_ptr<store::KvStore> store_;
   ManualClock clock_;
   ClusterOptions options_;
   std::unique_ptr<ClusterManager> manager_;

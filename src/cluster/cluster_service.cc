@@ -13,8 +13,9 @@
 namespace cairn::cluster {
 
 std::string_view ClusterService::OpName(Op op) {
-  static constexpr std::string_view kNames[kOpCount] = {"Register", "Heartbeat", "GetClusterMap",
-                                                        "ReportBadChunk", "ReportNodeFailure"};
+  static constexpr std::string_view kNames[kOpCount] = {
+      "Register",          "Heartbeat",   "GetClusterMap", "ReportBadChunk",
+      "ReportNodeFailure", "PgRecovered", "DrainNode",     "RemoveNode"};
   return kNames[op];
 }
 
@@ -79,6 +80,17 @@ ClusterService::Reactor* ClusterService::Heartbeat(Ctx* ctx, const proto::Heartb
     info.available_bytes = req->available_bytes();
     info.chunk_count = req->chunk_count();
     info.load = req->load();
+    info.epoch = req->epoch();
+    if (static_cast<uint32_t>(req->recovery_size()) > manager_->pg_count()) {
+      return Invalid("recovery: more entries than placement groups");
+    }
+    for (const proto::PgProgress& p : req->recovery()) {
+      if (p.pg() >= manager_->pg_count()) return Invalid("recovery: pg out of range");
+      if (p.chunks_done() > p.chunks_total() || p.bytes_done() > p.bytes_total()) {
+        return Invalid("recovery: done exceeds total");
+      }
+      info.recovery.push_back(p);
+    }
     ASSIGN_OR_RETURN(uint64_t epoch, manager_->Heartbeat(info));
     reply->set_epoch(epoch);
     return absl::OkStatus();
@@ -124,6 +136,43 @@ ClusterService::Reactor* ClusterService::ReportNodeFailure(
     RETURN_IF_ERROR(CheckReason(req->reason()));
     ASSIGN_OR_RETURN(uint64_t epoch,
                      manager_->ReportNodeFailure(NodeId(req->node_id()), req->reason()));
+    reply->set_epoch(epoch);
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace cairn::cluster
+
+namespace cairn::cluster {
+
+ClusterService::Reactor* ClusterService::PgRecovered(Ctx* ctx, const proto::PgRecoveredRequest* req,
+                                                     proto::ReportReply* reply) {
+  return Serve(kPgRecovered, ctx, [&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckNodeId(req->node_id(), "node_id"));
+    if (req->pg() >= manager_->pg_count()) return Invalid("pg: out of range");
+    if (req->epoch() == 0) return Invalid("epoch: must be nonzero");
+    ASSIGN_OR_RETURN(uint64_t epoch,
+                     manager_->PgRecovered(NodeId(req->node_id()), req->pg(), req->epoch()));
+    reply->set_epoch(epoch);
+    return absl::OkStatus();
+  });
+}
+
+ClusterService::Reactor* ClusterService::DrainNode(Ctx* ctx, const proto::NodeRequest* req,
+                                                   proto::ReportReply* reply) {
+  return Serve(kDrainNode, ctx, [&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckNodeId(req->node_id(), "node_id"));
+    ASSIGN_OR_RETURN(uint64_t epoch, manager_->Drain(NodeId(req->node_id())));
+    reply->set_epoch(epoch);
+    return absl::OkStatus();
+  });
+}
+
+ClusterService::Reactor* ClusterService::RemoveNode(Ctx* ctx, const proto::NodeRequest* req,
+                                                    proto::ReportReply* reply) {
+  return Serve(kRemoveNode, ctx, [&]() -> absl::Status {
+    RETURN_IF_ERROR(CheckNodeId(req->node_id(), "node_id"));
+    ASSIGN_OR_RETURN(uint64_t epoch, manager_->Remove(NodeId(req->node_id())));
     reply->set_epoch(epoch);
     return absl::OkStatus();
   });

@@ -16,6 +16,12 @@
 //                     reason. Logged and counted; repair comes later
 //                     (docs/cluster.md)
 //   ReportNodeFailure node_id != 0; reason (ClusterManager::ReportNodeFailure)
+//   PgRecovered       node_id != 0; pg < pg_count; epoch != 0
+//                     (ClusterManager::PgRecovered checks the claim)
+//   DrainNode         node_id != 0 (ClusterManager::Drain)
+//   RemoveNode        node_id != 0 (ClusterManager::Remove)
+//   Heartbeat.recovery at most pg_count entries, each pg < pg_count and
+//                     done <= total
 //
 // Metrics:
 //   cairn_cluster_requests_total{op}          counter
@@ -53,11 +59,25 @@ class ClusterService final : public proto::Cluster::CallbackService {
                           proto::ReportReply* reply) override;
   Reactor* ReportNodeFailure(Ctx* ctx, const proto::ReportNodeFailureRequest* req,
                              proto::ReportReply* reply) override;
+  Reactor* PgRecovered(Ctx* ctx, const proto::PgRecoveredRequest* req,
+                       proto::ReportReply* reply) override;
+  Reactor* DrainNode(Ctx* ctx, const proto::NodeRequest* req, proto::ReportReply* reply) override;
+  Reactor* RemoveNode(Ctx* ctx, const proto::NodeRequest* req, proto::ReportReply* reply) override;
 
   uint64_t bad_chunk_reports() const { return bad_chunks_->value(); }
 
  private:
-  enum Op { kRegister, kHeartbeat, kGetClusterMap, kReportBadChunk, kReportNodeFailure, kOpCount };
+  enum Op {
+    kRegister,
+    kHeartbeat,
+    kGetClusterMap,
+    kReportBadChunk,
+    kReportNodeFailure,
+    kPgRecovered,
+    kDrainNode,
+    kRemoveNode,
+    kOpCount
+  };
   static std::string_view OpName(Op op);
   // Runs `fn` inline, counts it and finishes the call.
   template <typename Fn>

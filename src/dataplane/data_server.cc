@@ -369,8 +369,13 @@ Task<void> DataServer::Impl::HandleSimple(std::shared_ptr<Conn> c, FrameHeader h
   switch (h.code()) {
     case Op::kReadChunk: {
       const uint64_t length = (h.flags & kFlagToEnd) != 0 ? chunk::kToEnd : h.length;
-      absl::StatusOr<AlignedBuffer> data = co_await Blocking(
-          [s, id = h.chunk_id, off = h.offset, length] { return s->Get(id, off, length); });
+      absl::StatusOr<AlignedBuffer> data =
+          co_await Blocking([s, id = h.chunk_id, off = h.offset, length, this] {
+            absl::StatusOr<AlignedBuffer> got = s->Get(id, off, length);
+            if (ErrcOf(got.status()) == Errc::kCorrupt && options.on_corrupt)
+              options.on_corrupt(id);
+            return got;
+          });
       if (!data.ok()) {
         Reply(c, io::MakeError(h, data.status(), 0));
         co_return;

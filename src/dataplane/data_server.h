@@ -66,6 +66,11 @@ struct DataServerOptions {
   // close the connection). Empty: nothing. Called on the I/O threads: keep
   // it cheap and thread-safe.
   std::function<void(const RequestDone&)> on_request;
+  // Called when a READ_CHUNK found the stored copy damaged (the store's Get
+  // returned Errc::kCorrupt); the chunk server quarantines and repairs it
+  // (chunkserver/scrubber.h). Empty: nothing. Called on a store thread:
+  // must not block for long; thread-safe.
+  std::function<void(ChunkId chunk)> on_corrupt;
 };
 
 class DataServer {

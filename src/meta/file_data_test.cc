@@ -199,8 +199,8 @@ TEST_P(FileDataTest, CommitWriteFillsSlotsAndHoles) {
 TEST_P(FileDataTest, ReplacingReleasesOldIdsOnly) {
   auto f = Create("/d", "f");
   Commit(f, {U(0, "", Id(1), kCs), U(1, "", Id(2), kCs), U(2, "", Id(3), 5)}, 2 * kCs + 5);
-  // Same id again (a longer length): still referenced, nothing queued.
-  Commit(f, {U(2, Id(3), Id(3), 9)}, 2 * kCs + 9);
+  // Same id again (a repeated commit): still referenced, nothing queued.
+  Commit(f, {U(2, Id(3), Id(3), 5)}, 2 * kCs + 9);
   EXPECT_TRUE(Queue().empty());
   // Replace two slots: exactly their old ids are queued, in one entry.
   clock_.Advance(10);

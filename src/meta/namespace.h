@@ -143,6 +143,18 @@ struct GcQueueEntry {
   proto::GcEntry entry;
 };
 
+// A page of ListReferencedChunks: the chunk ids referenced by the inodes
+// scanned (16 bytes each, holes left out; an id shared by two files is
+// listed twice), and where to go on.
+struct ReferencedChunksPage {
+  std::vector<std::string> ids;
+  uint64_t inodes = 0;  // inode records scanned in this page
+  InodeId next_after;   // pass as `after` for the next page
+  bool done = false;    // no inode after next_after
+};
+// Inode records ListReferencedChunks scans at most per call.
+inline constexpr uint32_t kReferencedScanMax = 1000;
+
 struct NamespaceOptions {
   store::RetryOptions retry;
   // Directory whose file system capacity statfs reports until chunk
@@ -235,6 +247,14 @@ class Namespace {
   // absent ones are skipped. kInvalid for a key that is not a queue key or
   // for more than 10000 keys.
   absl::Status RemoveGcEntries(const std::vector<std::string>& keys);
+
+  // ---- Chunk references (ops/referenced_chunks.cc; GC reconciliation) ----
+  // The chunk ids referenced by inodes with ids strictly after `after`
+  // (InodeId() = from the start), at most `limit` inode records (0 or more
+  // than kReferencedScanMax: kReferencedScanMax). Read-only; each page is
+  // consistent in itself, pages are not one snapshot. kInternal for an
+  // unparsable record or a malformed id.
+  absl::StatusOr<ReferencedChunksPage> ListReferencedChunks(InodeId after, uint32_t limit);
 
  private:
   class LockTable;  // striped mutexes by inode id (namespace.cc)

@@ -6,10 +6,32 @@
 
 #include <array>
 #include <cstdint>
+#include <string_view>
+#include <vector>
 
 #include "cluster.pb.h"
 
 namespace cairn::service {
+
+// A PG's health (docs/cluster.md, "Status"). A healthy member is a chain
+// member that is not recovering and whose node is UP or DRAINING.
+enum class PgState {
+  kHealthy = 0,      // at least R healthy members, nothing copying
+  kDegraded = 1,     // fewer than R healthy members, nothing copying
+  kRecovering = 2,   // a member is catching up (some healthy member left)
+  kUnavailable = 3,  // no healthy member
+};
+inline constexpr std::array<std::string_view, 4> kPgStateNames = {"healthy", "degraded",
+                                                                  "recovering", "unavailable"};
+
+struct PgHealth {
+  uint32_t pg = 0;
+  PgState state = PgState::kHealthy;
+  uint32_t healthy = 0;     // healthy members
+  uint32_t recovering = 0;  // recovering members
+  uint64_t bytes_left = 0;  // still to copy, as the recovering nodes reported
+  uint64_t bytes_total = 0;
+};
 
 struct ClusterStats {
   uint64_t epoch = 0;
@@ -19,6 +41,12 @@ struct ClusterStats {
   // member at all (nothing can be written there).
   uint64_t pgs_degraded = 0;
   uint64_t pgs_unavailable = 0;
+  // Per PG and counted by PgState; bytes left to copy over all PGs (from
+  // the recovering nodes' heartbeats: 0 until a node has listed its source).
+  std::vector<PgHealth> pgs;
+  std::array<uint64_t, 4> pgs_by_state{};
+  uint64_t recovery_bytes_left = 0;
+  uint64_t recovery_bytes_total = 0;
   // UP nodes that reported a capacity (registration or heartbeat), and the
   // sums of their capacity and available bytes.
   uint64_t reporting_nodes = 0;

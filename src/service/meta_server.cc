@@ -14,6 +14,8 @@
 #include "common/errors.h"
 #include "common/files.h"
 #include "common/status_macros.h"
+#include "gc/chunk_nodes.h"
+#include "gc/gc_service.h"
 #include "http/http_server.h"
 #include "service/cluster_stats.h"
 #include "service/meta_service.h"
@@ -57,6 +59,7 @@ absl::Status MetaServer::Init() {
   if (options_.sync_interval <= absl::ZeroDuration()) {
     return Invalid("sync interval must be positive");
   }
+  RETURN_IF_ERROR(gc::ValidateGcOptions(options_.gc));
 
   ASSIGN_OR_RETURN(store_, OpenStore(options_));
   meta::NamespaceOptions ns_options = options_.namespace_options;
@@ -86,6 +89,11 @@ absl::Status MetaServer::Init() {
   service_options.cluster = cluster_.get();
   service_ = std::make_unique<MetaService>(ns_.get(), metrics_.get(), service_options);
   cluster_service_ = std::make_unique<cluster::ClusterService>(cluster_.get(), metrics_.get());
+  gc_nodes_ = std::make_unique<gc::GrpcChunkNodes>();
+  gc_ = std::make_unique<gc::Collector>(
+      ns_.get(), [this] { return cluster_->Map(); }, gc_nodes_.get(), metrics_.get(), Clock::Real(),
+      options_.gc);
+  gc_service_ = std::make_unique<gc::GcService>(gc_.get());
 
   grpc::ServerBuilder builder;
   int selected_port = 0;
@@ -96,6 +104,7 @@ absl::Status MetaServer::Init() {
   builder.SetMaxReceiveMessageSize(options_.max_message_bytes);
   builder.RegisterService(service_.get());
   builder.RegisterService(cluster_service_.get());
+  builder.RegisterService(gc_service_.get());
   grpc_server_ = builder.BuildAndStart();
   if (grpc_server_ == nullptr || selected_port == 0) {
     grpc_server_.reset();
@@ -127,6 +136,7 @@ absl::Status MetaServer::Init() {
   }
   http_address_ = http_server_->address();
   cluster_->Start();
+  gc_->Start();
   ready_.store(true);
   ready_gauge->Set(1);
   spdlog::info("msg=\"meta serving\" grpc={} http={} store={}", grpc_address_, http_address_,
@@ -150,6 +160,7 @@ absl::Status MetaServer::Shutdown() {
                            absl::ToChronoMilliseconds(options_.shutdown_grace));
     grpc_server_->Wait();
   }
+  if (gc_ != nullptr) gc_->Stop();
   if (cluster_ != nullptr) cluster_->Stop();
   if (http_server_ != nullptr) http_server_->Stop();
   if (store_ != nullptr) {
@@ -174,6 +185,9 @@ MetaServer::~MetaServer() {
   disk_pool_.reset();  // idle by now: every RPC has finished
   service_.reset();
   cluster_service_.reset();
+  gc_service_.reset();  // after the gRPC server: its worker has no call left
+  gc_.reset();
+  gc_nodes_.reset();
   cluster_.reset();
   ns_.reset();
   store_.reset();
@@ -194,6 +208,15 @@ void MetaServer::UpdateClusterGauges() {
   for (const auto& [state, name] : kStates) {
     nodes->With({name})->Set(static_cast<int64_t>(stats.nodes_by_state[state]));
   }
+  auto* pgs = metrics_->GaugeFamily(
+      "cairn_cluster_pgs", "Placement groups by health (docs/cluster.md, Status).", {"state"});
+  for (size_t i = 0; i < kPgStateNames.size(); ++i) {
+    pgs->With({std::string(kPgStateNames[i])})->Set(static_cast<int64_t>(stats.pgs_by_state[i]));
+  }
+  metrics_
+      ->GetGauge("cairn_cluster_recovery_bytes_left",
+                 "Bytes the recovering members still have to copy, as they reported.")
+      ->Set(static_cast<int64_t>(stats.recovery_bytes_left));
   metrics_
       ->GetGauge("cairn_cluster_pgs_degraded",
                  "Placement groups whose chain is shorter than the cluster's replicas.")

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "cluster/cluster_manager.h"
+#include "gc/collector.h"
 #include "meta/namespace.h"
 #include "store/kv_store.h"
 #include "store/rocksdb_store.h"
@@ -39,6 +40,11 @@ class HttpServer;
 namespace cairn::cluster {
 class ClusterService;
 }
+
+namespace cairn::gc {
+class GcService;
+class GrpcChunkNodes;
+}  // namespace cairn::gc
 
 namespace cairn::service {
 
@@ -70,6 +76,11 @@ struct MetaServerOptions {
   // and replicas only apply when the store has no map yet. Map changes are
   // synced to disk under SyncMode::kAlways.
   cluster::ClusterOptions cluster;
+  // Garbage collection (gc/collector.h has each knob's meaning and
+  // default; docs/gc.md the whole story): gc.interval (5 s), gc.delay
+  // (60 s), gc.grace (1 h), gc.reconcile_interval (1 h), gc.batch (1,000),
+  // gc.alarm_min_unknown (1,000).
+  gc::GcOptions gc;
   // Largest request accepted (bytes). Default 8 MiB: above every valid
   // request, so oversized fields reach the handlers and get a typed error
   // (kNameTooLong, kTooBig) rather than a transport error.
@@ -100,6 +111,7 @@ class MetaServer {
   MetricsRegistry* metrics() { return metrics_.get(); }
   meta::Namespace* ns() { return ns_.get(); }
   cluster::ClusterManager* cluster() { return cluster_.get(); }
+  gc::Collector* gc() { return gc_.get(); }
 
  private:
   explicit MetaServer(MetaServerOptions options);
@@ -113,6 +125,9 @@ class MetaServer {
   std::unique_ptr<meta::Namespace> ns_;
   std::unique_ptr<cluster::ClusterManager> cluster_;
   std::unique_ptr<cluster::ClusterService> cluster_service_;
+  std::unique_ptr<gc::GrpcChunkNodes> gc_nodes_;
+  std::unique_ptr<gc::Collector> gc_;
+  std::unique_ptr<gc::GcService> gc_service_;
   std::unique_ptr<WorkerPool> disk_pool_;
   std::unique_ptr<MetaService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -1,0 +1,378 @@
+#include "chunkserver/recovery.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include "cluster/placement.h"
+#include "cluster/validate.h"
+#include "common/errors.h"
+#include "common/hash.h"
+#include "common/status_macros.h"
+#include "service/grpc_status.h"
+
+namespace cairn::chunkserver {
+namespace {
+
+const proto::NodeInfo* FindNode(const proto::ClusterMap& map, uint64_t id) {
+  for (const proto::NodeInfo& n : map.nodes()) {
+    if (n.id() == id) return &n;
+  }
+  return nullptr;
+}
+
+bool InService(const proto::NodeInfo& n) {
+  return n.state() == proto::NODE_UP || n.state() == proto::NODE_DRAINING;
+}
+
+bool Contains(const google::protobuf::RepeatedField<uint64_t>& ids, uint64_t id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+// The healthy members of `pg` other than `me` that can serve a copy,
+// rotated by a hash of (pg, me) so recovering nodes spread their reads.
+std::vector<const proto::NodeInfo*> Sources(const proto::ClusterMap& map, uint32_t pg,
+                                            uint64_t me) {
+  std::vector<const proto::NodeInfo*> out;
+  if (pg >= static_cast<uint32_t>(map.pgs_size())) return out;
+  const proto::PgChain& chain = map.pgs(static_cast<int>(pg));
+  for (uint64_t id : chain.nodes()) {
+    if (id == me || Contains(chain.recovering(), id)) continue;
+    const proto::NodeInfo* n = FindNode(map, id);
+    if (n == nullptr || !InService(*n) || n->grpc_address().empty() || n->data_address().empty())
+      continue;
+    out.push_back(n);
+  }
+  if (!out.empty()) {
+    std::rotate(out.begin(), out.begin() + static_cast<long>(Mix64(Mix64(pg) ^ me) % out.size()),
+                out.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+Recovery::Recovery(RecoveryOptions options, chunk::ChunkStore* store, ClusterLink* link)
+    : options_(options), store_(store), link_(link) {}
+
+Recovery::~Recovery() { Stop(); }
+
+void Recovery::Start() {
+  absl::MutexLock l(&thread_mu_);
+  if (thread_.joinable()) return;
+  {
+    absl::MutexLock s(&mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Recovery::Stop() {
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+  }
+  absl::MutexLock l(&thread_mu_);
+  if (thread_.joinable()) thread_.join();
+  thread_ = std::thread();
+}
+
+bool Recovery::stopping() const {
+  absl::MutexLock l(&mu_);
+  return stop_;
+}
+
+bool Recovery::Pause(absl::Duration d) {
+  absl::MutexLock l(&mu_);
+  auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+  mu_.AwaitWithTimeout(absl::Condition(&stopped), d);
+  return !stop_;
+}
+
+bool Recovery::Throttle(uint64_t bytes) {
+  if (options_.rate_bytes_per_sec == 0) return !stopping();
+  absl::Time start;
+  {
+    absl::MutexLock l(&mu_);
+    const absl::Time now = absl::Now();
+    // No credit for idle time beyond one chunk: a burst stays one chunk.
+    start = std::max(now, next_free_);
+    next_free_ = start + absl::Seconds(static_cast<double>(bytes) /
+                                       static_cast<double>(options_.rate_bytes_per_sec));
+  }
+  const absl::Duration wait = start - absl::Now();
+  return wait <= absl::ZeroDuration() ? !stopping() : Pause(wait);
+}
+
+std::vector<proto::PgProgress> Recovery::Progress() const {
+  absl::MutexLock l(&mu_);
+  std::vector<proto::PgProgress> out;
+  for (const auto& [pg, p] : progress_) out.push_back(p);
+  return out;
+}
+
+proto::ChunkNode::Stub* Recovery::StubFor(const std::string& grpc_address) {
+  absl::MutexLock l(&mu_);
+  auto& stub = stubs_[grpc_address];
+  if (!stub) {
+    stub = proto::ChunkNode::NewStub(
+        grpc::CreateChannel(grpc_address, grpc::InsecureChannelCredentials()));
+  }
+  return stub.get();
+}
+
+absl::StatusOr<proto::ListChunksReply> Recovery::List(const std::string& grpc_address,
+                                                      const proto::ListChunksRequest& req) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   absl::ToChronoMilliseconds(options_.rpc_timeout));
+  proto::ListChunksReply reply;
+  absl::Status st =
+      service::FromGrpcStatus(StubFor(grpc_address)->ListChunks(&ctx, req, &reply), ctx);
+  if (!st.ok()) {
+    return Error(ErrcOf(st), "list chunks on " + grpc_address + ": " + std::string(st.message()));
+  }
+  return reply;
+}
+
+absl::StatusOr<PassStats> Recovery::BackfillPass(const proto::ClusterMap& map, uint32_t pg) {
+  const uint64_t me = link_->node_id().value();
+  std::vector<const proto::NodeInfo*> sources = Sources(map, pg, me);
+  if (sources.empty()) {
+    return Error(Errc::kUnavailable,
+                 "pg " + std::to_string(pg) + " has no healthy member to copy from");
+  }
+  // The listing: what the source holds that this node does not.
+  PassStats stats;
+  std::vector<proto::ChunkEntry> missing;
+  absl::Status listed = Error(Errc::kUnavailable, "no source listed");
+  for (const proto::NodeInfo* src : sources) {
+    missing.clear();
+    stats = PassStats();
+    proto::ListChunksRequest req;
+    req.set_limit(options_.list_page);
+    req.set_pg_count(map.pg_count());
+    req.set_pg(pg);
+    listed = absl::OkStatus();
+    for (;;) {
+      if (stopping()) return Error(Errc::kCancelled, "stopping");
+      absl::StatusOr<proto::ListChunksReply> page = List(src->grpc_address(), req);
+      if (!page.ok()) {
+        listed = page.status();
+        break;
+      }
+      for (proto::ChunkEntry& e : *page->mutable_chunks()) {
+        ++stats.listed;
+        absl::StatusOr<ChunkId> id = cluster::ChunkIdFromBytes(e.id());
+        if (!id.ok()) continue;  // a peer's bad entry: nothing to copy
+        absl::StatusOr<chunk::ChunkInfo> have = store_->Lookup(*id);
+        if (have.ok()) continue;
+        if (ErrcOf(have.status()) != Errc::kNotFound) return have.status();
+        missing.push_back(std::move(e));
+      }
+      if (page->done() || page->next_after().empty()) break;
+      req.set_after(page->next_after());
+    }
+    if (listed.ok()) break;
+    spdlog::warn("msg=\"recovery: cannot list source\" pg={} source={} error=\"{}\"", pg, src->id(),
+                 std::string(listed.message()));
+  }
+  if (!listed.ok()) return listed;
+
+  proto::PgProgress progress;
+  progress.set_pg(pg);
+  progress.set_chunks_total(missing.size());
+  for (const proto::ChunkEntry& e : missing)
+    progress.set_bytes_total(progress.bytes_total() + e.length());
+  {
+    absl::MutexLock l(&mu_);
+    progress_[pg] = progress;
+  }
+  for (const proto::ChunkEntry& e : missing) {
+    const ChunkId id = *cluster::ChunkIdFromBytes(e.id());
+    if (!Throttle(e.length())) return Error(Errc::kCancelled, "stopping");
+    bool done = false, gone = true;
+    absl::Status last;
+    for (const proto::NodeInfo* src : sources) {
+      absl::StatusOr<AlignedBuffer> data =
+          data_.ReadChunk(src->data_address(), id, 0, chunk::kToEnd, /*epoch=*/0);
+      if (!data.ok()) {
+        last = data.status();
+        if (ErrcOf(last) != Errc::kNotFound) gone = false;
+        continue;
+      }
+      gone = false;
+      // DataClient verified every block's CRC; the store computes them
+      // again over the verified bytes and keeps them.
+      last = store_->PutComputingCrcs(id, data->span());
+      if (last.ok()) {
+        done = true;
+        break;
+      }
+      if (ErrcOf(last) == Errc::kNoSpace) return last;
+    }
+    if (done) {
+      ++stats.copied;
+      stats.copied_bytes += e.length();
+      chunks_.fetch_add(1);
+      bytes_.fetch_add(e.length());
+    } else if (gone) {
+      ++stats.vanished;  // deleted on the source meanwhile
+    } else {
+      ++stats.failed;
+      errors_.fetch_add(1);
+      spdlog::warn("msg=\"recovery: chunk not copied\" pg={} chunk={} error=\"{}\"", pg,
+                   id.ToString(), std::string(last.message()));
+    }
+    absl::MutexLock l(&mu_);
+    proto::PgProgress& p = progress_[pg];
+    p.set_chunks_done(p.chunks_done() + 1);
+    p.set_bytes_done(p.bytes_done() + e.length());
+  }
+  return stats;
+}
+
+absl::Status Recovery::WaitMembersAt(const std::vector<uint32_t>& pgs, uint64_t epoch) {
+  const absl::Time deadline = absl::Now() + options_.epoch_wait;
+  for (;;) {
+    absl::StatusOr<proto::ClusterMap> map = link_->FreshMap();
+    if (map.ok()) {
+      bool all = true;
+      for (uint32_t pg : pgs) {
+        if (pg >= static_cast<uint32_t>(map->pgs_size())) continue;
+        for (uint64_t id : map->pgs(static_cast<int>(pg)).nodes()) {
+          const proto::NodeInfo* n = FindNode(*map, id);
+          if (n != nullptr && InService(*n) && n->map_epoch() < epoch) all = false;
+        }
+      }
+      if (all) return absl::OkStatus();
+    }
+    if (absl::Now() >= deadline) {
+      return Error(Errc::kTimeout, "chain members did not reach epoch " + std::to_string(epoch));
+    }
+    if (!Pause(options_.poll_interval)) return Error(Errc::kCancelled, "stopping");
+  }
+}
+
+bool Recovery::Round(const proto::ClusterMap& map) {
+  const uint64_t me = link_->node_id().value();
+  std::vector<uint32_t> pgs;
+  for (const proto::PgChain& c : map.pgs()) {
+    if (Contains(c.recovering(), me)) pgs.push_back(c.pg());
+  }
+  {
+    // Forget progress of PGs no longer recovering here.
+    absl::MutexLock l(&mu_);
+    for (auto it = progress_.begin(); it != progress_.end();) {
+      it = std::find(pgs.begin(), pgs.end(), it->first) == pgs.end() ? progress_.erase(it)
+                                                                     : std::next(it);
+    }
+  }
+  if (pgs.empty()) return false;
+  const uint64_t epoch = map.epoch();
+  spdlog::info("msg=\"recovery round\" node={} epoch={} pgs={}", me, epoch, pgs.size());
+  std::vector<uint32_t> clean;
+  for (uint32_t pg : pgs) {
+    absl::StatusOr<PassStats> st = BackfillPass(map, pg);
+    if (stopping()) return true;
+    if (!st.ok()) {
+      errors_.fetch_add(1);
+      spdlog::warn("msg=\"recovery pass failed\" pg={} error=\"{}\"", pg,
+                   std::string(st.status().message()));
+    } else if (st->failed == 0) {
+      clean.push_back(pg);
+    }
+  }
+  if (clean.empty()) return true;
+  // Final pass once no write made with an older chain can start.
+  if (absl::Status st = WaitMembersAt(clean, epoch); !st.ok()) {
+    if (ErrcOf(st) != Errc::kCancelled)
+      spdlog::warn("msg=\"recovery: final pass postponed\" error=\"{}\"",
+                   std::string(st.message()));
+    return true;
+  }
+  if (!Pause(options_.final_pass_delay)) return true;
+  for (uint32_t pg : clean) {
+    absl::StatusOr<PassStats> st = BackfillPass(map, pg);
+    if (stopping()) return true;
+    if (!st.ok() || st->failed != 0) continue;  // the next round tries again
+    absl::Status claimed = link_->PgRecovered(pg, epoch);
+    if (claimed.ok()) {
+      pgs_recovered_.fetch_add(1);
+      absl::MutexLock l(&mu_);
+      progress_.erase(pg);
+    } else {
+      spdlog::info("msg=\"recovery claim refused\" pg={} epoch={} error=\"{}\"", pg, epoch,
+                   std::string(claimed.message()));
+    }
+  }
+  spdlog::info("msg=\"recovery round done\" node={} epoch={} copied_chunks={} copied_bytes={}", me,
+               epoch, chunks_.load(), bytes_.load());
+  return true;
+}
+
+absl::StatusOr<uint64_t> Recovery::CleanupPass(const proto::ClusterMap& map) {
+  if (options_.extra_copy_grace <= absl::ZeroDuration() || map.pg_count() == 0 ||
+      static_cast<uint32_t>(map.pgs_size()) != map.pg_count()) {
+    return 0;
+  }
+  const uint64_t me = link_->node_id().value();
+  if (me == 0) return 0;
+  // PGs with R healthy members, none of them this node.
+  std::vector<bool> extra(map.pg_count(), false);
+  for (const proto::PgChain& c : map.pgs()) {
+    if (Contains(c.nodes(), me)) continue;
+    uint32_t healthy = 0;
+    for (uint64_t id : c.nodes()) {
+      const proto::NodeInfo* n = FindNode(map, id);
+      if (n != nullptr && InService(*n) && !Contains(c.recovering(), id)) ++healthy;
+    }
+    extra[c.pg()] = healthy >= map.replicas();
+  }
+  const int64_t older_than = absl::ToUnixNanos(absl::Now() - options_.extra_copy_grace);
+  uint64_t deleted = 0;
+  std::optional<ChunkId> after;
+  for (;;) {
+    if (stopping()) break;
+    ASSIGN_OR_RETURN(std::vector<chunk::ChunkInfo> page, store_->List(after, 1000));
+    for (const chunk::ChunkInfo& info : page) {
+      if (!extra[cluster::PgOf(info.id, map.pg_count()).value()]) continue;
+      absl::StatusOr<int64_t> mtime = store_->ModifiedNs(info.id);
+      if (!mtime.ok() || *mtime > older_than) continue;
+      if (store_->Delete(info.id).ok()) ++deleted;
+    }
+    if (page.size() < 1000) break;
+    after = page.back().id;
+  }
+  extra_deleted_.fetch_add(deleted);
+  if (deleted > 0) spdlog::info("msg=\"extra copies deleted\" chunks={}", deleted);
+  return deleted;
+}
+
+void Recovery::Loop() {
+  absl::Time next_cleanup = absl::Now() + options_.cleanup_interval;
+  while (!stopping()) {
+    std::shared_ptr<const proto::ClusterMap> map = link_->map();
+    bool busy = false;
+    if (map != nullptr && link_->registered()) {
+      busy = Round(*map);
+      if (!busy && absl::Now() >= next_cleanup) {
+        next_cleanup = absl::Now() + options_.cleanup_interval;
+        // A fresh map, and only when the cache agrees with it: a node that
+        // has not seen a change yet must not act on it.
+        absl::StatusOr<proto::ClusterMap> fresh = link_->FreshMap();
+        if (fresh.ok() && fresh->epoch() == link_->epoch()) {
+          absl::StatusOr<uint64_t> st = CleanupPass(*fresh);
+          if (!st.ok())
+            spdlog::warn("msg=\"extra copy clean-up failed\" error=\"{}\"",
+                         std::string(st.status().message()));
+        }
+      }
+    }
+    if (!Pause(busy ? absl::Milliseconds(100) : options_.poll_interval)) return;
+  }
+}
+
+}  // namespace cairn::chunkserver

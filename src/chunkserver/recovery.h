@@ -1,0 +1,149 @@
+// Recovery: a chunk server's backfill of the placement groups where the
+// cluster map lists it as *recovering* (docs/cluster.md, "Recovery"), and
+// the clean-up of copies of PGs it is no longer a member of.
+//
+// One thread owned by Recovery runs rounds. A round takes the PGs where
+// this node is recovering in the cached map (epoch E) and, for each:
+//  1. picks a source: a healthy member (not recovering, UP or DRAINING,
+//     with a gRPC address), spread over the members by a hash of (pg, node);
+//  2. pages through the source's ListChunks(pg_count, pg) and keeps the
+//     chunks this node does not hold; every one is read from the source's
+//     data address (CRC-verified by DataClient) and stored with its CRCs.
+//     A chunk the source no longer has (kNotFound) is skipped; a copy that
+//     fails (corrupt source, I/O) is tried on the other healthy members
+//     and otherwise counted as an error and the PG is not claimed;
+//  3. waits until meta reports every member of those PGs at epoch >= E
+//     (then no write made with the old chain can start any more) plus
+//     `final_pass_delay` (writes accepted just before finish), does a final
+//     pass, and claims the PG with Cluster.PgRecovered(node, pg, E).
+// Copies are throttled to `rate_bytes_per_sec` over the whole node.
+//
+// Clean-up (every `cleanup_interval` while nothing is recovering): a chunk
+// of a PG this node is not a member of is deleted only when a freshly
+// fetched map shows that PG with at least R healthy members (none of them
+// this node) and the chunk file is older than `extra_copy_grace`. When in
+// doubt the data is kept.
+//
+// Ownership and thread-safety: borrows `store` and `link`, which must
+// outlive it. Thread-safe; Start/Stop idempotent; Stop interrupts waits
+// and the throttle and returns after the current chunk copy.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "chunk.grpc.pb.h"
+#include "chunk/chunk_store.h"
+#include "chunkserver/cluster_link.h"
+#include "cluster.pb.h"
+#include "dataplane/data_client.h"
+
+namespace cairn::chunkserver {
+
+struct RecoveryOptions {
+  // Bytes per second copied by backfill over the whole node; 0: unlimited.
+  // Default 32 MiB/s: about a quarter of a 1 Gb/s link, so client traffic
+  // keeps most of the bandwidth; raise it to recover faster.
+  uint64_t rate_bytes_per_sec = 32ull << 20;
+  // How often the map is looked at for PGs to recover. Default 1 s.
+  absl::Duration poll_interval = absl::Seconds(1);
+  // Wait after every chain member reached the new epoch before the final
+  // pass, for writes accepted on the old chain just before. Default 2 s.
+  absl::Duration final_pass_delay = absl::Seconds(2);
+  // Longest wait for the members to reach the epoch before a round gives
+  // up (the next round starts over). Default 60 s.
+  absl::Duration epoch_wait = absl::Seconds(60);
+  // Deadline of each call to meta or a peer. Default 10 s.
+  absl::Duration rpc_timeout = absl::Seconds(10);
+  // Chunks per ListChunks page. Default 5,000.
+  uint32_t list_page = 5'000;
+  // Extra copies (PGs no longer ours) younger than this are kept. Default
+  // 10 min. 0 disables the clean-up.
+  absl::Duration extra_copy_grace = absl::Minutes(10);
+  // How often the clean-up runs. Default 60 s.
+  absl::Duration cleanup_interval = absl::Seconds(60);
+};
+
+// What one pass over one PG did.
+struct PassStats {
+  uint64_t listed = 0;  // chunks of the PG on the source
+  uint64_t copied = 0;  // chunks stored here
+  uint64_t copied_bytes = 0;
+  uint64_t vanished = 0;  // listed, then gone from the source (skipped)
+  uint64_t failed = 0;    // could not be copied from any healthy member
+};
+
+class Recovery {
+ public:
+  Recovery(RecoveryOptions options, chunk::ChunkStore* store, ClusterLink* link);
+  ~Recovery();  // Stop()
+  Recovery(const Recovery&) = delete;
+  Recovery& operator=(const Recovery&) = delete;
+
+  void Start();
+  void Stop();
+
+  // Backfill jobs in progress (what heartbeats carry).
+  std::vector<proto::PgProgress> Progress() const;
+
+  // One copy pass of `pg` as `map` describes it (no claim). For tests and
+  // the thread. kUnavailable when no healthy member is left to copy from.
+  absl::StatusOr<PassStats> BackfillPass(const proto::ClusterMap& map, uint32_t pg);
+  // One clean-up pass of extra copies against `map` (a fresh one). Returns
+  // the chunks deleted.
+  absl::StatusOr<uint64_t> CleanupPass(const proto::ClusterMap& map);
+
+  // Counters (monotonic).
+  uint64_t bytes_copied() const { return bytes_.load(); }
+  uint64_t chunks_copied() const { return chunks_.load(); }
+  uint64_t errors() const { return errors_.load(); }
+  uint64_t extra_deleted() const { return extra_deleted_.load(); }
+  uint64_t pgs_recovered() const { return pgs_recovered_.load(); }
+
+ private:
+  void Loop();
+  // One round over the PGs this node recovers in `map`. True when any.
+  bool Round(const proto::ClusterMap& map);
+  // Blocks until every member of `pgs` reported `epoch` to meta.
+  absl::Status WaitMembersAt(const std::vector<uint32_t>& pgs, uint64_t epoch);
+  absl::StatusOr<proto::ListChunksReply> List(const std::string& grpc_address,
+                                              const proto::ListChunksRequest& req);
+  proto::ChunkNode::Stub* StubFor(const std::string& grpc_address);
+  // Waits until `bytes` more may be copied. False when stopping.
+  bool Throttle(uint64_t bytes);
+  // Sleeps `d` or until Stop. False when stopping.
+  bool Pause(absl::Duration d);
+  bool stopping() const;
+
+  const RecoveryOptions options_;
+  chunk::ChunkStore* const store_;
+  ClusterLink* const link_;
+  dataplane::DataClient data_;
+
+  std::atomic<uint64_t> bytes_{0};
+  std::atomic<uint64_t> chunks_{0};
+  std::atomic<uint64_t> errors_{0};
+  std::atomic<uint64_t> extra_deleted_{0};
+  std::atomic<uint64_t> pgs_recovered_{0};
+
+  mutable absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<uint32_t, proto::PgProgress> progress_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<proto::ChunkNode::Stub>> stubs_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_free_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();  // throttle
+
+  absl::Mutex thread_mu_;
+  std::thread thread_ ABSL_GUARDED_BY(thread_mu_);
+};
+
+}  // namespace cairn::chunkserver

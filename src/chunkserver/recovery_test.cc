@@ -1,0 +1,247 @@
+// Recovery (backfill) in one process: real chunk servers (store, data
+// protocol, ChunkNode gRPC) against an in-process Cluster service.
+#include "chunkserver/recovery.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+#include "chunk/test_util.h"
+#include "chunkserver/chunk_server.h"
+#include "chunkserver/test_meta.h"
+#include "cluster/placement.h"
+#include "common/errors.h"
+#include "gtest/gtest.h"
+
+namespace cairn::chunkserver {
+namespace {
+
+using ::cairn::testing::ScratchDir;
+using testing::TestMeta;
+
+constexpr absl::Duration kWait = absl::Seconds(20);
+
+cluster::ClusterOptions MetaOptions(uint32_t bootstrap) {
+  cluster::ClusterOptions o;
+  o.replicas = 2;
+  o.bootstrap_nodes = bootstrap;
+  o.max_moves = 0;
+  o.tick_interval = absl::Milliseconds(100);
+  return o;
+}
+
+class RecoveryTest : public ::testing::Test {
+ protected:
+  explicit RecoveryTest(uint32_t bootstrap = 2) : meta_(MetaOptions(bootstrap)) {}
+  void SetUp() override {
+    meta_.Start();
+    meta_.manager()->Start();
+  }
+  void TearDown() override {
+    servers_.clear();
+    meta_.manager()->Stop();
+  }
+  ChunkServer* Start(const std::string& name, RecoveryOptions recovery = {}) {
+    ChunkServerOptions o;
+    o.meta_address = meta_.address();
+    o.dirs = {scratch_.Sub(name)};
+    o.heartbeat_interval = absl::Milliseconds(100);
+    o.retry_min = absl::Milliseconds(20);
+    o.retry_max = absl::Milliseconds(200);
+    o.shutdown_grace = absl::Seconds(5);
+    o.scrub_interval = absl::ZeroDuration();
+    recovery.poll_interval = absl::Milliseconds(100);
+    o.recovery = recovery;
+    auto s = ChunkServer::Start(o);
+    EXPECT_TRUE(s.ok()) << s.status();
+    if (!s.ok()) return nullptr;
+    EXPECT_TRUE((*s)->WaitRegistered(kWait));
+    servers_.push_back(std::move(*s));
+    return servers_.back().get();
+  }
+  // Random chunk ids and contents; `pg` >= 0 keeps only ids of that PG.
+  std::vector<std::pair<ChunkId, std::string>> Chunks(int n, size_t size, int pg = -1) {
+    std::vector<std::pair<ChunkId, std::string>> out;
+    while (static_cast<int>(out.size()) < n) {
+      ChunkId id(rng_(), rng_());
+      if (pg >= 0 && cluster::PgOf(id, 16).value() != static_cast<uint32_t>(pg)) continue;
+      std::string data(size, '\0');
+      for (char& c : data) c = static_cast<char>(rng_());
+      out.emplace_back(id, data);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    return out;
+  }
+  static void Put(ChunkServer* s, const std::pair<ChunkId, std::string>& c) {
+    ASSERT_TRUE(s->store()
+                    ->PutComputingCrcs(c.first, {reinterpret_cast<const uint8_t*>(c.second.data()),
+                                                 c.second.size()})
+                    .ok());
+  }
+  static bool Holds(ChunkServer* s, const std::pair<ChunkId, std::string>& c) {
+    auto got = s->store()->Get(c.first, 0, chunk::kToEnd);
+    return got.ok() &&
+           std::string(reinterpret_cast<const char*>(got->data()), got->size()) == c.second;
+  }
+  // Every PG's pass from `to`'s point of view; sums of the stats.
+  PassStats PassAll(ChunkServer* to) {
+    PassStats sum;
+    auto map = to->link()->map();
+    EXPECT_NE(map, nullptr);
+    for (uint32_t pg = 0; pg < map->pg_count(); ++pg) {
+      auto st = to->recovery()->BackfillPass(*map, pg);
+      EXPECT_TRUE(st.ok()) << st.status();
+      if (!st.ok()) continue;
+      sum.listed += st->listed;
+      sum.copied += st->copied;
+      sum.copied_bytes += st->copied_bytes;
+      sum.vanished += st->vanished;
+      sum.failed += st->failed;
+    }
+    return sum;
+  }
+  // Waits until both servers' maps have every PG with both members.
+  void WaitPlaced(ChunkServer* a, ChunkServer* b) {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      bool ok = true;
+      for (ChunkServer* s : {a, b}) {
+        auto map = s->link()->map();
+        ok = ok && map != nullptr && map->pgs_size() > 0 &&
+             std::all_of(map->pgs().begin(), map->pgs().end(),
+                         [](const proto::PgChain& c) { return c.nodes_size() == 2; });
+      }
+      if (ok) return;
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+    FAIL() << "chains never filled";
+  }
+
+  TestMeta meta_;
+  ScratchDir scratch_;
+  std::vector<std::unique_ptr<ChunkServer>> servers_;
+  std::mt19937_64 rng_{42};
+};
+
+TEST_F(RecoveryTest, CopiesOnlyMissingChunks) {
+  ChunkServer* a = Start("a");
+  ChunkServer* b = Start("b");
+  WaitPlaced(a, b);
+  auto chunks = Chunks(20, 100'000);
+  for (auto& c : chunks) Put(a, c);
+  for (int i = 0; i < 5; ++i) Put(b, chunks[i]);
+  PassStats st = PassAll(b);
+  EXPECT_EQ(st.listed, 20u);
+  EXPECT_EQ(st.copied, 15u);
+  EXPECT_EQ(st.copied_bytes, 15u * 100'000);
+  EXPECT_EQ(st.failed, 0u);
+  for (auto& c : chunks) EXPECT_TRUE(Holds(b, c));
+  EXPECT_EQ(b->recovery()->chunks_copied(), 15u);
+  EXPECT_EQ(b->recovery()->bytes_copied(), 15u * 100'000);
+  // Nothing missing any more: a second pass copies nothing.
+  EXPECT_EQ(PassAll(b).copied, 0u);
+}
+
+TEST_F(RecoveryTest, CorruptSourceCopyIsNotStored) {
+  ChunkServer* a = Start("a");
+  ChunkServer* b = Start("b");
+  WaitPlaced(a, b);
+  auto chunks = Chunks(3, 70'000);
+  for (auto& c : chunks) Put(a, c);
+  // Damage one chunk file's data on a.
+  const std::string name = chunks[1].first.ToString();
+  bool flipped = false;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(scratch_.Sub("a"))) {
+    if (e.path().filename() != name) continue;
+    std::fstream f(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(4096 + 100);
+    char x = 0x5a;
+    f.write(&x, 1);
+    flipped = true;
+  }
+  ASSERT_TRUE(flipped) << name;
+  PassStats st = PassAll(b);
+  EXPECT_EQ(st.copied, 2u);
+  EXPECT_EQ(st.failed, 1u);
+  EXPECT_FALSE(b->store()->Lookup(chunks[1].first).ok());
+  EXPECT_TRUE(Holds(b, chunks[0]));
+  EXPECT_TRUE(Holds(b, chunks[2]));
+  EXPECT_GE(b->recovery()->errors(), 1u);
+}
+
+TEST_F(RecoveryTest, ChunkDeletedOnSourceIsSkippedAndRateIsHonoured) {
+  ChunkServer* a = Start("a");
+  RecoveryOptions slow;
+  slow.rate_bytes_per_sec = 1'000'000;
+  ChunkServer* b = Start("b", slow);
+  WaitPlaced(a, b);
+  // Ten chunks of one PG, 100 kB each: at 1 MB/s the pass takes >= 0.9 s
+  // (the first chunk goes at once). The last one is deleted on the source
+  // after the listing.
+  auto chunks = Chunks(10, 100'000, 3);
+  for (auto& c : chunks) Put(a, c);
+  auto map = b->link()->map();
+  ASSERT_NE(map, nullptr);
+  std::thread deleter([&] {
+    absl::SleepFor(absl::Milliseconds(300));
+    EXPECT_TRUE(a->store()->Delete(chunks.back().first).ok());
+  });
+  const absl::Time t0 = absl::Now();
+  auto st = b->recovery()->BackfillPass(*map, 3);
+  const absl::Duration took = absl::Now() - t0;
+  deleter.join();
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->listed, 10u);
+  EXPECT_EQ(st->copied, 9u);
+  EXPECT_EQ(st->vanished, 1u);
+  EXPECT_EQ(st->failed, 0u);
+  EXPECT_GE(took, absl::Milliseconds(800));
+  EXPECT_LE(took, absl::Seconds(4));
+  EXPECT_EQ(b->recovery()->errors(), 0u);
+}
+
+class RecoveryRoundTest : public RecoveryTest {
+ protected:
+  RecoveryRoundTest() : RecoveryTest(1) {}
+};
+
+// A node joining chains that hold data is recovering; its job copies
+// everything, catches a chunk that lands on the source after its first
+// listing in the final pass, and claims every PG.
+TEST_F(RecoveryRoundTest, JoinerBackfillsFinalPassAndClaims) {
+  ChunkServer* a = Start("a");
+  auto chunks = Chunks(30, 50'000);
+  for (auto& c : chunks) Put(a, c);
+  RecoveryOptions o;
+  o.final_pass_delay = absl::Seconds(2);
+  ChunkServer* b = Start("b", o);
+  // The first pass copies the 30; then, before the final pass, a late
+  // write lands on the source only.
+  const absl::Time deadline = absl::Now() + kWait;
+  while (b->recovery()->chunks_copied() < 30 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(b->recovery()->chunks_copied(), 30u);
+  auto late = Chunks(1, 50'000);
+  Put(a, late[0]);
+  // Recovered: no PG has a recovering member any more.
+  for (;;) {
+    proto::ClusterMap map = meta_.manager()->Map();
+    bool any = false;
+    for (const auto& pg : map.pgs()) any = any || pg.recovering_size() > 0;
+    if (!any) break;
+    ASSERT_LT(absl::Now(), deadline) << "still recovering";
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  for (auto& c : chunks) EXPECT_TRUE(Holds(b, c));
+  EXPECT_TRUE(Holds(b, late[0]));
+  EXPECT_EQ(b->recovery()->chunks_copied(), 31u);
+  EXPECT_EQ(b->recovery()->pgs_recovered(), 16u);
+  EXPECT_TRUE(b->recovery()->Progress().empty());
+}
+
+}  // namespace
+}  // namespace cairn::chunkserver

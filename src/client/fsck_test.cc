@@ -1,0 +1,193 @@
+// Fsck against a real MetaServer (memory store) and three ChunkServers in
+// one process on 127.0.0.1 port 0: a clean tree, a missing copy (found by
+// the full and the quick check), a damaged copy, repair, a lost chunk named
+// by path and offset, and bad arguments.
+#include "cairn/fsck.h"
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/clock.h"
+#include "cairn/client.h"
+#include "chunk/file_chunk_store.h"
+#include "chunk/test_util.h"
+#include "chunkserver/chunk_server.h"
+#include "client/test_cluster.h"
+#include "gtest/gtest.h"
+#include "service/meta_server.h"
+
+namespace cairn {
+namespace {
+
+using ::cairn::testing::ScratchDir;
+using ::cairn::testing::TestBytes;
+
+constexpr uint64_t kCs = 64 << 10;
+constexpr int kServers = 3;
+
+class FsckTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto meta = service::MetaServer::Start(testing::TestMetaOptions(kServers));
+    ASSERT_TRUE(meta.ok()) << meta.status();
+    meta_ = std::move(*meta);
+    for (int i = 0; i < kServers; ++i) {
+      chunkserver::ChunkServerOptions o = testing::TestChunkServerOptions(
+          meta_->grpc_address(), dir_.Sub("cs" + std::to_string(i)));
+      o.scrub_interval = absl::ZeroDuration();
+      auto server = chunkserver::ChunkServer::Start(o);
+      ASSERT_TRUE(server.ok()) << server.status();
+      ASSERT_TRUE((*server)->WaitRegistered(absl::Seconds(10)));
+      servers_.push_back(std::move(*server));
+    }
+    testing::WaitForFullChains(*meta_, kServers);
+    if (HasFatalFailure()) return;
+    options_.meta_address = meta_->grpc_address();
+    options_.timeout = absl::Seconds(10);
+    auto c = Client::Connect(options_);
+    ASSERT_TRUE(c.ok()) << c.status();
+    client_ = std::move(*c);
+    ASSERT_TRUE(client_->Mkdir("/t", 0755).ok());
+    StoragePolicy policy;
+    policy.chunk_size = kCs;
+    ASSERT_TRUE(client_->SetPolicy("/t", policy).ok());
+  }
+
+  void Put(const std::string& path, size_t size, uint64_t seed) {
+    auto f = client_->Open(path, kOpenWrite | kOpenCreate | kOpenTruncate);
+    ASSERT_TRUE(f.ok()) << f.status();
+    auto data = TestBytes(size, seed);
+    ASSERT_TRUE((*f)->Write(data.data(), data.size()).ok());
+    ASSERT_TRUE((*f)->Close().ok());
+  }
+
+  // The server holding copy `member` (chain position) of `slot`.
+  chunkserver::ChunkServer* Holder(const SlotChunk& slot, size_t member) {
+    for (auto& s : servers_) {
+      if (s->node_id() == slot.chain[member].node) return s.get();
+    }
+    return nullptr;
+  }
+
+  static void Damage(chunkserver::ChunkServer* server, const std::string& hex) {
+    auto* multi = static_cast<chunk::MultiDirChunkStore*>(server->store());
+    auto* file = static_cast<chunk::FileChunkStore*>(multi->store(0));
+    std::fstream f(file->ChunkPath(*ChunkId::Parse(hex)),
+                   std::ios::binary | std::ios::in | std::ios::out);
+    char c = 0;
+    f.seekg(4096 + 100);
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(4096 + 100);
+    f.write(&c, 1);
+  }
+
+  FsckReport Run(const FsckOptions& o) {
+    auto r = Fsck(options_, o);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : FsckReport{};
+  }
+
+  ScratchDir dir_;
+  std::unique_ptr<service::MetaServer> meta_;
+  std::vector<std::unique_ptr<chunkserver::ChunkServer>> servers_;
+  ClientOptions options_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(FsckTest, FindsAndRepairsMissingAndBadCopies) {
+  Put("/t/a", 5 * kCs + 10, 1);
+  Put("/t/b", 3 * kCs, 2);
+  ASSERT_TRUE(client_->Mkdir("/t/sub", 0755).ok());
+  Put("/t/sub/c", kCs / 2, 3);
+
+  FsckReport r = Run(FsckOptions{});
+  EXPECT_TRUE(r.whole());
+  EXPECT_EQ(r.files, 3u);
+  EXPECT_EQ(r.chunks, 6u + 3u + 1u);
+  EXPECT_EQ(r.copies_checked, 3 * r.chunks);
+  EXPECT_EQ(r.bytes_read, 3 * (5 * kCs + 10 + 3 * kCs + kCs / 2));
+
+  auto a = client_->FileChunks("/t/a");
+  auto b = client_->FileChunks("/t/b");
+  ASSERT_TRUE(a.ok() && b.ok());
+  const SlotChunk& gone = a->slots[2];
+  const SlotChunk& bad = b->slots[1];
+  chunkserver::ChunkServer* gone_at = Holder(gone, 1);
+  chunkserver::ChunkServer* bad_at = Holder(bad, 2);
+  ASSERT_TRUE(gone_at->store()->Delete(*ChunkId::Parse(gone.id)).ok());
+  Damage(bad_at, bad.id);
+
+  FsckOptions quick;
+  quick.quick = true;
+  r = Run(quick);
+  EXPECT_FALSE(r.whole());
+  EXPECT_EQ(r.missing_copies, 1u);
+  EXPECT_EQ(r.bad_copies, 0u);  // blind to damage
+  EXPECT_EQ(r.bytes_read, 0u);
+
+  r = Run(FsckOptions{});
+  EXPECT_FALSE(r.whole());
+  EXPECT_EQ(r.missing_copies, 1u);
+  EXPECT_EQ(r.bad_copies, 1u);
+  EXPECT_EQ(r.under_replicated, 2u);
+  EXPECT_EQ(r.still_under_replicated, 2u);
+  EXPECT_EQ(r.lost_chunks, 0u);
+  ASSERT_EQ(r.issues.size(), 2u);
+  EXPECT_EQ(r.issues[0].path, "/t/a");
+  EXPECT_EQ(r.issues[0].offset, 2 * kCs);
+  EXPECT_EQ(r.issues[0].problem, CopyProblem::kMissing);
+  EXPECT_EQ(r.issues[0].node, gone_at->node_id());
+  EXPECT_EQ(r.issues[1].path, "/t/b");
+  EXPECT_EQ(r.issues[1].problem, CopyProblem::kBad);
+  EXPECT_EQ(r.issues[1].node, bad_at->node_id());
+
+  FsckOptions repair;
+  repair.repair = true;
+  repair.parallelism = 3;
+  r = Run(repair);
+  EXPECT_TRUE(r.whole()) << r.missing_copies << " " << r.bad_copies << " " << r.repaired_copies;
+  EXPECT_EQ(r.repair_failures, 0u);
+  EXPECT_TRUE(gone_at->store()->Has(*ChunkId::Parse(gone.id)));
+
+  r = Run(FsckOptions{});
+  EXPECT_TRUE(r.whole());
+  EXPECT_EQ(r.missing_copies + r.bad_copies, 0u);
+}
+
+TEST_F(FsckTest, ChunkWithoutAGoodCopyIsLostAndNamed) {
+  Put("/t/x", 3 * kCs, 4);
+  auto x = client_->FileChunks("/t/x");
+  ASSERT_TRUE(x.ok());
+  const SlotChunk& slot = x->slots[1];
+  for (size_t m = 0; m < slot.chain.size(); ++m) Damage(Holder(slot, m), slot.id);
+  FsckOptions o;
+  o.path = "/t/x";
+  o.repair = true;
+  FsckReport r = Run(o);
+  EXPECT_FALSE(r.whole());
+  EXPECT_EQ(r.files, 1u);
+  EXPECT_EQ(r.lost_chunks, 1u);
+  ASSERT_EQ(r.lost.size(), 1u);
+  EXPECT_EQ(r.lost[0].path, "/t/x");
+  EXPECT_EQ(r.lost[0].offset, kCs);
+  EXPECT_EQ(r.lost[0].chunk_id, slot.id);
+  EXPECT_EQ(r.repaired_copies, 0u);
+}
+
+TEST_F(FsckTest, BadArguments) {
+  FsckOptions o;
+  o.path = "/nope";
+  EXPECT_EQ(ErrcOf(Fsck(options_, o).status()), Errc::kNotFound);
+  o.path = "relative";
+  EXPECT_EQ(ErrcOf(Fsck(options_, o).status()), Errc::kInvalid);
+  o.path = "/";
+  o.parallelism = 0;
+  EXPECT_EQ(ErrcOf(Fsck(options_, o).status()), Errc::kInvalid);
+}
+
+}  // namespace
+}  // namespace cairn

@@ -1,0 +1,196 @@
+"""A Cairn cluster whose every server runs on a host of its own.
+
+    cluster = Cluster(binary, net, chunk_servers=5, client_hosts=2,
+                      meta_args=["--down-after", "2"])
+    cluster.start()
+    c = cluster.clients[0]              # faultlib.servers.Client
+    c.ok("put", local, "/f")
+    cluster.chunks[2].crash()           # SIGKILL
+    cluster.net.partition([cluster.chunks[0].host], [cluster.meta.host])
+    cluster.wait_node_state(cluster.chunks[0], "down", timeout=10)
+    cluster.net.heal()
+    cluster.close()                     # the fixture does this
+
+Hosts are named `meta`, `c1`..`cN` (chunk servers) and `cl1`..`clM`
+(clients). Each server's data lives under net.tmp/<host>/.
+
+Thread-safety: none; drive it from pytest's main thread (CLI calls through
+Client may run on other threads).
+"""
+
+import os
+import random
+import time
+from pathlib import Path
+
+from .net import wait_for
+from .servers import Client, ChunkServer, MetaServer, ServerError
+
+KIB = 1024
+MIB = 1024 * KIB
+
+# docs/chunk-format.md, "A chunk file".
+CHUNK_HEADER = 64
+CHUNK_BLOCK = 64 * KIB
+CHUNK_PAGE = 4096
+
+
+def chunk_data_offset(length):
+    """Where a chunk's data starts in its file (docs/chunk-format.md)."""
+    blocks = (length + CHUNK_BLOCK - 1) // CHUNK_BLOCK
+    return (CHUNK_HEADER + 4 * blocks + CHUNK_PAGE - 1) // CHUNK_PAGE * CHUNK_PAGE
+
+
+class Cluster:
+    def __init__(self, binary, net, chunk_servers=5, client_hosts=1, meta_args=(),
+                 chunk_args=()):
+        self.binary = str(binary)
+        self.net = net
+        root = net.tmp
+        self.meta = MetaServer(binary, net.add_host("meta"), root / "meta",
+                               root / "meta" / "store",
+                               ["--bootstrap-nodes", str(chunk_servers), *meta_args])
+        self.chunks = []
+        for i in range(1, chunk_servers + 1):
+            host = net.add_host(f"c{i}")
+            self.chunks.append(ChunkServer(binary, host, f"chunk{i}", root / f"c{i}",
+                                           root / f"c{i}" / "data", self.meta.grpc, chunk_args))
+        self.clients = [Client(binary, net.add_host(f"cl{i}"), self.meta.grpc)
+                        for i in range(1, client_hosts + 1)]
+
+    @property
+    def servers(self):
+        return [self.meta, *self.chunks]
+
+    @property
+    def client(self):
+        return self.clients[0]
+
+    def start(self, timeout=60):
+        """Starts meta, then every chunk server, and waits until all are UP
+        with full chains."""
+        self.meta.start()
+        for c in self.chunks:
+            c.start(wait=False)
+        for c in self.chunks:
+            c.wait_ready()
+        self.wait_healthy(timeout=timeout)
+        return self
+
+    # --- cluster state ------------------------------------------------------
+
+    def status(self, client=None, timeout=10):
+        """`admin status --json` from a client host."""
+        return (client or self.client).status(timeout=timeout)
+
+    def node_states(self, client=None):
+        """{node id: state} from admin status."""
+        return {n["id"]: n["state"] for n in self.status(client)["nodes"]}
+
+    def chains(self, client=None):
+        """(epoch, {pg: [node ids]}) from admin status."""
+        st = self.status(client)
+        return st["epoch"], {pg["pg"]: list(pg["chain"]) for pg in st["pgs"]}
+
+    def wait_healthy(self, timeout=30, replicas=3):
+        """Every running chunk server UP and every PG's chain full."""
+        def healthy():
+            st = self.status()
+            up = {n["id"] for n in st["nodes"] if n["state"] == "up"}
+            want = {c.node_id for c in self.chunks if c.running() and not c.paused}
+            want_len = min(replicas, len(want))
+            return (up == want and st["pgs"]
+                    and all(len(pg["chain"]) >= want_len for pg in st["pgs"]) and st)
+        return wait_for(healthy, timeout, 0.2, "a healthy cluster")
+
+    def wait_node_state(self, server, state, timeout=30):
+        """Waits until meta reports chunk server `server` in `state`
+        ("up", "down", ...), and, when down, out of every chain."""
+        def reached():
+            st = self.status()
+            nodes = {n["id"]: n["state"] for n in st["nodes"]}
+            if nodes.get(server.node_id) != state:
+                return False
+            if state != "up" and any(server.node_id in pg["chain"] for pg in st["pgs"]):
+                return False
+            return st
+        return wait_for(reached, timeout, 0.2, f"{server} {state}")
+
+    def by_node(self, node_id):
+        for c in self.chunks:
+            if c.node_id == node_id:
+                return c
+        raise KeyError(node_id)
+
+    # --- disks ----------------------------------------------------------------
+
+    def chunk_copy(self, node_id, chunk_id):
+        """The data area of chunk `chunk_id` on node `node_id`'s disk
+        (bytes), or None when the node has no such file."""
+        p = self.by_node(node_id).chunk_path(chunk_id)
+        try:
+            raw = p.read_bytes()
+        except FileNotFoundError:
+            return None
+        if len(raw) < CHUNK_HEADER or raw[:8] != b"CAIRNCHK":
+            return raw[:0]
+        length = int.from_bytes(raw[32:40], "little")
+        start = chunk_data_offset(length)
+        return raw[start:start + length]
+
+    def corrupt(self, server, fraction, rng=None, flips=1, every_block=False):
+        """Flips `flips` random bits in the data area of a `fraction` (0..1)
+        of `server`'s chunk files, chosen at random (at least one file when
+        it has any); with every_block, one bit in each 64 KiB block instead
+        (so any read of the copy meets the damage). Only data bytes are
+        touched, never the header or the CRC table, so the damage shows up
+        as a block checksum failure on read or scrub. Returns the chunk ids
+        damaged."""
+        rng = rng or random.Random()
+        files = sorted(server.chunk_files())
+        if not files:
+            return []
+        count = max(1, round(len(files) * fraction))
+        damaged = []
+        for p in rng.sample(files, min(count, len(files))):
+            with open(p, "r+b") as f:
+                header = f.read(CHUNK_HEADER)
+                length = int.from_bytes(header[32:40], "little")
+                if length == 0:
+                    continue
+                start = chunk_data_offset(length)
+                if every_block:
+                    spots = [b + rng.randrange(min(CHUNK_BLOCK, length - b))
+                             for b in range(0, length, CHUNK_BLOCK)]
+                else:
+                    spots = [rng.randrange(length) for _ in range(flips)]
+                for spot in spots:
+                    at = start + spot
+                    f.seek(at)
+                    b = f.read(1)
+                    f.seek(at)
+                    f.write(bytes([b[0] ^ (1 << rng.randrange(8))]))
+                f.flush()
+                os.fsync(f.fileno())
+            damaged.append(p.name)
+        return damaged
+
+    # --- teardown -------------------------------------------------------------
+
+    def close(self):
+        """Stops every server by PID (chunk servers first, SIGTERM then
+        SIGKILL). Returns [(server, exit code)] of those that did not exit 0
+        on SIGTERM."""
+        bad = []
+        for s in [*self.chunks, self.meta]:
+            if s.running():
+                try:
+                    code = s.stop()
+                except Exception as e:  # noqa: BLE001 - keep stopping the others
+                    code = repr(e)
+                if code != 0:
+                    bad.append((s, code))
+        return bad
+
+    def logs(self):
+        return "\n".join(s.logs() for s in self.servers)

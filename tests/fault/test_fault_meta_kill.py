@@ -1,0 +1,90 @@
+"""Scenario 7: SIGKILL `cairn meta` during a stream of writes, restart it on
+the same store (and the same address).
+
+- No acknowledged write is lost: every file acknowledged before, during or
+  after the outage reads back bit-exact.
+- Clients resume by themselves: a `cairn put -r` started before the kill
+  (one process, many files) finishes its work after the restart without
+  being restarted, within its deadline, and exits 0.
+- Puts that failed while meta was away are not acknowledged, and never read
+  back wrong (missing, or a prefix of their source).
+- The chunk servers come back UP under the restarted meta (their
+  heartbeats resume), and new writes succeed.
+"""
+
+import time
+
+import pytest
+
+from faultlib import MIB, Dataset, WriteStream, scenario_rng, wait_seconds
+
+TREE_FILES = 200
+
+
+def test_sigkill_meta_during_writes(cluster_factory):
+    rng = scenario_rng()
+    cluster = cluster_factory(5, client_hosts=2, meta_args=["--down-after", "3"])
+    tree_client, stream_client = cluster.clients
+    ds = Dataset(cluster.net.tmp / "src")
+    c = stream_client
+    c.ok("mkdir", "/s")
+    c.ok("policy", "set", "/s", "--chunk-size", str(1 * MIB))
+
+    # The long-running client: one `put -r` of a tree of files.
+    tree = cluster.net.tmp / "tree"
+    tree.mkdir()
+    tree_files = {}
+    for i in range(TREE_FILES):
+        src = ds.source(f"t{i:03d}", rng.randint(256 * 1024, 3 * MIB))
+        dst = tree / f"t{i:03d}"
+        src.path.rename(dst)
+        src.path = dst
+        tree_files[f"/s/tree/t{i:03d}"] = src
+
+    stream = WriteStream(ds, stream_client, "/s/stream", sizes=(1, 3 * MIB), seed=rng.random(),
+                         put_timeout=90)
+    stream.start()
+    wait_seconds(1.0, [stream])
+    t0 = time.monotonic()
+    tree_put = tree_client.spawn("put", "-r", "-j", "2", tree, "/s/tree")
+    try:
+        wait_seconds(rng.uniform(0.5, 2.0), [stream])
+        assert tree_put.running(), "put -r ended before the kill: make the tree bigger"
+        stream.phase = "meta down"
+        cluster.meta.crash()
+        killed = time.monotonic() - t0
+        down = rng.uniform(0.5, 3.0)
+        wait_seconds(down, [stream])
+        cluster.meta.start()
+        stream.phase = "restarted"
+        print(f"meta killed {killed:.1f}s into put -r, restarted after {down:.1f}s")
+        r = tree_put.wait(timeout=120)
+    finally:
+        tree_put.kill()
+    wait_seconds(2.0, [stream])
+    stream.stop()
+    stream.raise_errors()
+    print(f"put -r: exit {r.returncode} after {r.seconds:.1f}s; stream: {stream.summary()}")
+
+    # Whatever the outcome of put -r, what it wrote must not read back wrong.
+    for remote, src in tree_files.items():
+        if r.ok:
+            ds.acknowledge(remote, src)
+        else:
+            ds.fail(remote, src, r)
+    # The chunk servers are UP under the new meta, and writes work.
+    cluster.wait_healthy(timeout=30)
+    after = ds.source("after", 2 * MIB)
+    assert ds.put(c, after, "/after").ok
+    assert stream.acked("restarted"), f"no write acknowledged after the restart: {stream.summary()}"
+    acked, prefixes = ds.verify(c)
+    print(f"verified {acked} acknowledged files ({prefixes} failed ones read back as a prefix)")
+    if not r.ok and ("cannot reach the meta server" in r.stderr
+                     or "Transport endpoint is not connected" in r.stderr):
+        # Known bug (kept visible as an xfail, not skipped): the client
+        # library fails a meta call at once while meta is away (no
+        # wait-for-ready, src/client/meta_client.cc) and does not repeat a
+        # call cut off in flight, so a client running across a meta restart
+        # gives up instead of resuming. The data checks above still apply.
+        pytest.xfail(f"known bug: clients do not ride out a meta restart: {r.stderr.strip()}")
+    assert r.ok, f"the client started before the kill did not finish its work:\n{r!r}"
