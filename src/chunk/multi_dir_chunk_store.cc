@@ -3,6 +3,8 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
+#include "chunk/tiered_chunk_store.h"
+#include "chunk/volume_chunk_store.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
 
@@ -24,18 +26,45 @@ absl::StatusOr<std::unique_ptr<MultiDirChunkStore>> MultiDirChunkStore::Open(
   FileOps* ops = options.file_ops != nullptr ? options.file_ops : FileOps::Real();
   std::vector<std::unique_ptr<ChunkStore>> stores;
   std::vector<uint64_t> fs_ids;
+  std::vector<VolumeChunkStore*> volumes;
   for (const std::string& dir : options.dirs) {
     FileChunkStoreOptions o;
     o.dirs = {dir};
     o.file_ops = options.file_ops;
     o.sync_mode = options.sync_mode;
+    // The file store first: it creates DIR and takes DIR/LOCK.
     absl::StatusOr<std::unique_ptr<FileChunkStore>> s = FileChunkStore::Open(std::move(o));
     if (!s.ok()) return Error(ErrcOf(s.status()), dir + ": " + std::string(s.status().message()));
     ASSIGN_OR_RETURN(FsSpace space, ops->StatFs(dir));
-    stores.push_back(std::move(*s));
+    std::unique_ptr<ChunkStore> store = std::move(*s);
+    if (options.small_chunk_limit > 0) {
+      VolumeChunkStoreOptions vo;
+      vo.dir = dir + "/volumes";
+      vo.file_ops = options.file_ops;
+      absl::StatusOr<std::unique_ptr<VolumeChunkStore>> v = VolumeChunkStore::Open(std::move(vo));
+      if (!v.ok()) {
+        return Error(ErrcOf(v.status()), vo.dir + ": " + std::string(v.status().message()));
+      }
+      volumes.push_back(v->get());
+      TieredChunkStoreOptions to;
+      to.small_limit = options.small_chunk_limit;
+      store = std::make_unique<TieredChunkStore>(std::move(*v), std::move(store), to);
+    }
+    stores.push_back(std::move(store));
     fs_ids.push_back(space.fs_id);
   }
-  return std::make_unique<MultiDirChunkStore>(std::move(stores), std::move(fs_ids));
+  auto multi = std::make_unique<MultiDirChunkStore>(std::move(stores), std::move(fs_ids));
+  multi->volumes_ = std::move(volumes);
+  return multi;
+}
+
+absl::StatusOr<uint64_t> MultiDirChunkStore::CompactVolumes() {
+  uint64_t reclaimed = 0;
+  for (VolumeChunkStore* v : volumes_) {
+    ASSIGN_OR_RETURN(CompactionReport report, v->Compact());
+    reclaimed += report.bytes_reclaimed;
+  }
+  return reclaimed;
 }
 
 MultiDirChunkStore::MultiDirChunkStore(std::vector<std::unique_ptr<ChunkStore>> stores,

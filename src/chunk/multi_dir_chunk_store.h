@@ -38,6 +38,8 @@
 
 namespace cairn::chunk {
 
+class VolumeChunkStore;
+
 struct MultiDirChunkStoreOptions {
   // Data directories, at least one; each gets a FileChunkStore of its own
   // (created when missing; the parent must exist). Duplicates are refused.
@@ -45,6 +47,11 @@ struct MultiDirChunkStoreOptions {
   // Passed to each FileChunkStore. Default: the real file system, kPerOp.
   FileOps* file_ops = nullptr;
   SyncMode sync_mode = SyncMode::kPerOp;
+  // Chunks up to this many bytes go to append-only volume files in
+  // DIR/volumes (VolumeChunkStore behind a TieredChunkStore: many chunks
+  // per fdatasync); larger ones to one file each. 0 (default): every chunk
+  // in a file of its own.
+  uint64_t small_chunk_limit = 0;
 };
 
 class MultiDirChunkStore final : public ChunkStore {
@@ -71,12 +78,17 @@ class MultiDirChunkStore final : public ChunkStore {
   absl::StatusOr<StoreStats> Stat() override;
   std::string_view Name() const override { return "multi-dir"; }
 
+  // Compacts the volume stores (small_chunk_limit > 0); returns the bytes
+  // reclaimed. A no-op without volumes.
+  absl::StatusOr<uint64_t> CompactVolumes();
+
   size_t size() const { return stores_.size(); }
   ChunkStore* store(size_t i) const { return stores_[i].get(); }
   // The store a new chunk tries first.
   size_t Primary(ChunkId id) const;
 
  private:
+  std::vector<VolumeChunkStore*> volumes_;  // owned through stores_ (by Open)
   // The index of the store holding `id`, or -1.
   int Find(ChunkId id);
   void Acquire(ChunkId id);

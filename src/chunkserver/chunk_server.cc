@@ -59,7 +59,21 @@ absl::Status ChunkServer::Init() {
   chunk::MultiDirChunkStoreOptions store_options;
   store_options.dirs = options_.dirs;
   store_options.sync_mode = options_.sync_mode;
+  store_options.small_chunk_limit = options_.small_chunk_limit;
   ASSIGN_OR_RETURN(store_, chunk::MultiDirChunkStore::Open(store_options));
+  if (options_.small_chunk_limit > 0) {
+    compactor_ = std::thread([this] {
+      while (!compact_stop_.WaitForNotificationWithTimeout(options_.compact_interval)) {
+        absl::StatusOr<uint64_t> reclaimed = store_->CompactVolumes();
+        if (!reclaimed.ok()) {
+          spdlog::error("msg=\"volume compaction\" error=\"{}\"",
+                        std::string(reclaimed.status().message()));
+        } else if (*reclaimed > 0) {
+          spdlog::info("msg=\"volumes compacted\" reclaimed_bytes={}", *reclaimed);
+        }
+      }
+    });
+  }
 
   scrub_peers_ =
       MakeClusterScrubPeers([this] { return epoch_checker_.load(std::memory_order_acquire); },
@@ -249,6 +263,10 @@ void ChunkServer::Stop() {
   }
   const auto grace = absl::ToChronoMilliseconds(options_.shutdown_grace);
   if (scrubber_) scrubber_->Stop();  // between two chunks
+  if (compactor_.joinable()) {
+    compact_stop_.Notify();
+    compactor_.join();
+  }
   // Data first: no new requests, running ones finish.
   if (data_) data_->Shutdown(grace);
   // Then the heartbeats: meta finds the node down after its down_after.

@@ -52,12 +52,14 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "chunk.pb.h"
 #include "chunk/file_chunk_store.h"
@@ -97,6 +99,11 @@ struct ChunkServerOptions {
   std::string zone;
   // How chunk Puts are made durable (chunk/file_chunk_store.h). Default kPerOp.
   chunk::SyncMode sync_mode = chunk::SyncMode::kPerOp;
+  // Chunks up to this size go to append-only volume files (DIR/volumes,
+  // docs/chunk-format.md "Volume files"), many per fdatasync; 0 (default):
+  // one file per chunk. Volumes are compacted every compact_interval.
+  uint64_t small_chunk_limit = 0;
+  absl::Duration compact_interval = absl::Seconds(60);
   // Data server threads (dataplane/data_server.h). Defaults 2 and 8.
   int data_io_threads = 2;
   int store_threads = 8;
@@ -175,6 +182,9 @@ class ChunkServer {
   std::unique_ptr<http::HttpServer> http_server_;
   std::unique_ptr<ScrubPeers> scrub_peers_;
   std::unique_ptr<Scrubber> scrubber_;  // started once the link exists
+  // Compaction of the volume stores (small_chunk_limit > 0).
+  absl::Notification compact_stop_;
+  std::thread compactor_;
   std::unique_ptr<Recovery> recovery_;  // started with the link
   std::string data_address_;
   std::string grpc_address_;

@@ -67,9 +67,11 @@ struct RecoveryOptions {
   absl::Duration rpc_timeout = absl::Seconds(10);
   // Chunks per ListChunks page. Default 5,000.
   uint32_t list_page = 5'000;
-  // Extra copies (PGs no longer ours) younger than this are kept. Default
-  // 10 min. 0 disables the clean-up.
-  absl::Duration extra_copy_grace = absl::Minutes(10);
+  // Extra copies (PGs no longer ours) younger than this are kept. 0 (the
+  // default) disables the clean-up: it trusts the map's healthy members to
+  // hold every chunk without asking them, which is not yet safe
+  // (docs/chunk-server.md, "Recovery").
+  absl::Duration extra_copy_grace = absl::ZeroDuration();
   // How often the clean-up runs. Default 60 s.
   absl::Duration cleanup_interval = absl::Seconds(60);
 };

@@ -28,9 +28,10 @@ struct ChunkArgs {
   double shutdown_grace_s = 10;
   std::string ready_file;
   std::string scrub_rate = "32MiB";
+  std::string small_chunk_limit = "0";
   std::string scrub_interval = "7d";
   std::string recovery_rate = "32MiB";
-  double extra_copy_grace_s = 600;
+  double extra_copy_grace_s = 0;
 };
 
 void SetUpLogging() {
@@ -52,6 +53,12 @@ int RunChunk(const ChunkArgs& args) {
   options.sync_mode =
       args.sync == "syncfs" ? chunk::SyncMode::kGroupSyncfs : chunk::SyncMode::kPerOp;
   options.shutdown_grace = absl::Seconds(args.shutdown_grace_s);
+  absl::StatusOr<uint64_t> small_limit = ParseSize(args.small_chunk_limit);
+  if (!small_limit.ok() || *small_limit > (uint64_t{64} << 20)) {
+    return ReportMessage("chunk: bad --small-chunk-limit '" + args.small_chunk_limit +
+                         "' (bytes, at most 64MiB; 0: off)");
+  }
+  options.small_chunk_limit = *small_limit;
   absl::StatusOr<uint64_t> scrub_rate = ParseSize(args.scrub_rate);
   if (!scrub_rate.ok() || *scrub_rate == 0) {
     return ReportMessage("chunk: bad --scrub-rate '" + args.scrub_rate +
@@ -151,6 +158,10 @@ void AddChunk(CLI::App& app, Registry& registry) {
   cmd->add_option("--shutdown-grace", args->shutdown_grace_s,
                   "Seconds SIGTERM lets running requests finish")
       ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  cmd->add_option("--small-chunk-limit", args->small_chunk_limit,
+                  "Chunks up to this size go to append-only volume files, many per fdatasync "
+                  "(e.g. 128K; 0: one file per chunk)")
       ->capture_default_str();
   cmd->add_option("--scrub-rate", args->scrub_rate,
                   "Scrub reads at most this many bytes per second (64K, 32MiB, ...)")

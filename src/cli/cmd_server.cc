@@ -30,6 +30,7 @@ struct ServerArgs {
   std::string http = "127.0.0.1:9401";
   std::string ready_file;
   std::string scrub_rate = "32MiB";
+  std::string small_chunk_limit = "0";
   std::string scrub_interval = "7d";
   std::string recovery_rate = "32MiB";
   GcFlags gc;
@@ -81,6 +82,12 @@ int RunServer(const ServerArgs& args) {
                          "' (bytes per second, e.g. 32MiB; 0: unlimited)");
   }
   const absl::Duration scrub_interval = *scrub_interval_or;
+  absl::StatusOr<uint64_t> small_limit_or = ParseSize(args.small_chunk_limit);
+  if (!small_limit_or.ok() || *small_limit_or > (uint64_t{64} << 20)) {
+    return ReportMessage("server: bad --small-chunk-limit '" + args.small_chunk_limit +
+                         "' (bytes, at most 64MiB; 0: off)");
+  }
+  const uint64_t small_chunk_limit = *small_limit_or;
   SetUpLogging();
   std::error_code ec;
   std::filesystem::create_directories(args.dir, ec);
@@ -117,6 +124,7 @@ int RunServer(const ServerArgs& args) {
     o.grpc_listen = "127.0.0.1:0";
     o.http_listen = "127.0.0.1:0";
     o.scrub_rate = scrub_rate;
+    o.small_chunk_limit = small_chunk_limit;
     o.scrub_interval = scrub_interval;
     o.recovery.rate_bytes_per_sec = *recovery_rate;
     auto c = chunkserver::ChunkServer::Start(o);
@@ -193,6 +201,10 @@ void AddServer(CLI::App& app, Registry& registry) {
   cmd->add_option("--http", args->http,
                   "Meta HTTP listen address HOST:PORT for /healthz, /readyz, /metrics (port 0: "
                   "any free)")
+      ->capture_default_str();
+  cmd->add_option("--small-chunk-limit", args->small_chunk_limit,
+                  "Each chunk server keeps chunks up to this size in append-only volume files "
+                  "(e.g. 128K; 0: one file per chunk)")
       ->capture_default_str();
   cmd->add_option("--scrub-rate", args->scrub_rate,
                   "Each chunk server's scrub reads at most this many bytes per second")

@@ -11,7 +11,7 @@ namespace cairn::cli {
 struct GcFlags {
   double interval_s = 5;
   double delay_s = 60;
-  double grace_s = 3600;
+  double grace_s = 86400;
   double reconcile_interval_s = 3600;
   uint32_t batch = 1000;
   uint64_t alarm_unknown = 1000;

@@ -107,7 +107,12 @@ class Checker {
       } else {
         absl::StatusOr<AlignedBuffer> copy = data_.ReadChunk(h.address, t.id, 0, chunk::kToEnd);
         s = copy.status();
-        if (copy.ok()) {
+        if (copy.ok() && copy->size() < t.length) {  // cannot be the listed chunk
+          s = Error(Errc::kCorrupt, "copy of " + std::to_string(copy->size()) +
+                                        " bytes, shorter than the listed " +
+                                        std::to_string(t.length));
+        }
+        if (s.ok()) {
           r.bytes_read += copy->size();
           if (!good_copy) good_copy = std::move(*copy);
         }
@@ -145,15 +150,12 @@ class Checker {
 
  private:
   // One node, empty downstream chain: the node's store replaces a missing
-  // or damaged copy and accepts an identical one.
+  // or damaged copy and accepts an identical one. A copy there that
+  // verifies yet differs (kExists) is reported, never deleted: which of
+  // two verifying copies is right is not fsck's to guess.
   absl::Status WriteCopy(const std::string& address, ChunkId id, std::span<const uint8_t> data) {
     const std::string chain[] = {address};
-    absl::Status s = data_.WriteChunk(chain, id, data);
-    if (ErrcOf(s) == Errc::kExists) {  // a copy that verifies yet differs
-      RETURN_IF_ERROR(data_.DeleteChunk(address, id));
-      s = data_.WriteChunk(chain, id, data);
-    }
-    return s;
+    return data_.WriteChunk(chain, id, data);
   }
 
   const FsckOptions& options_;

@@ -67,10 +67,10 @@ struct GcOptions {
   // tests.
   absl::Duration delay = absl::Seconds(60);
   // An unreferenced chunk is an orphan only when its file is older than
-  // this: protects writes in flight that are not committed yet. Default
-  // 1 h. Shorter frees space sooner but risks deleting a chunk whose
-  // commit is slower than the grace.
-  absl::Duration grace = absl::Hours(1);
+  // this: protects writes in flight that are not committed yet (docs/gc.md:
+  // a handle's uploads are not committed on a timer). Default 24 h. Shorter frees space sooner but
+  // risks deleting a chunk whose commit is slower than the grace.
+  absl::Duration grace = absl::Hours(24);
   // How often reconciliation runs (the first one this long after Start).
   // Default 1 h: it lists every chunk of every node and scans all files.
   absl::Duration reconcile_interval = absl::Hours(1);

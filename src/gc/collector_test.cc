@@ -312,6 +312,23 @@ TEST_F(CollectorTest, BatchLimitsEntriesPerPass) {
   EXPECT_EQ(QueueLength(), 0u);
 }
 
+TEST_F(CollectorTest, FullPageOfYoungEntriesIsLeftAlone) {
+  // A whole page (batch) of entries, none ready yet: the pass must stop at
+  // the first young one (it once read past an empty ready list here).
+  options_.batch = 3;
+  options_.delay = absl::Seconds(30);
+  NewCollector();
+  for (int i = 0; i < 5; ++i) {
+    File("y" + std::to_string(i), {Id(40 + i)});
+    ASSERT_TRUE(ns_->Unlink(meta::Ref::Path("/"), "y" + std::to_string(i)).ok());
+  }
+  auto r = Run(proto::GC_PASS_QUEUE);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->queue().entries_ready(), 0u);
+  EXPECT_EQ(QueueLength(), 5u);
+  EXPECT_TRUE(Anywhere(Id(40)));
+}
+
 TEST_F(CollectorTest, ReconcileDeletesExactlyTheOldOrphans) {
   std::vector<std::string> live = {Id(1), Id(2), Id(3)};
   File("live", live);

@@ -62,8 +62,9 @@ absl::Status Collector::QueuePass(bool dry_run, uint32_t list_limit, proto::GcQu
         }
         ready.push_back(std::move(e));
       }
-      if (page.size() < want) break;
-      after = ready.back().key;
+      // Young entries (the rest is younger still) or the end of the queue.
+      if (young || page.size() < want) break;
+      after = ready.back().key;  // the whole page was ready: not empty
     }
   }
   uint64_t chunks_ready = 0;
