@@ -141,9 +141,9 @@ NodeId PickMember(const std::vector<Chain>& chains, const std::vector<PlacementN
         std::find(exclude.begin(), exclude.end(), n.id) != exclude.end()) {
       continue;
     }
-    const double weight =
-        weighted && max_cap > 0 ? static_cast<double>(n.capacity) / static_cast<double>(max_cap)
-                                : 1.0;
+    const double weight = weighted && max_cap > 0
+                              ? static_cast<double>(n.capacity) / static_cast<double>(max_cap)
+                              : 1.0;
     auto key = std::make_tuple(zoned && zones.count(n.zone) > 0, (members[n.id] + 1) / weight,
                                Mix64(Mix64(pg) ^ n.id.value()), n.id.value());
     if (!best.valid() || key < best_key) {
