@@ -42,7 +42,7 @@ test-asan: build-asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  CAIRN_BIG_BYTES=134217728 CAIRN_BIN=$(CURDIR)/$(BUILD_ASAN)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
+	  CAIRN_BIG_BYTES=134217728 CAIRN_BIN=$(CURDIR)/$(BUILD_ASAN)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider -m "not slow"
 
 test-integration: build
 	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider

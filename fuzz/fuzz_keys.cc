@@ -81,6 +81,8 @@ std::string Encode(const keys::DecodedKey& k) {
       return keys::Node(k.node);
     case Prefix::kCluster:
       return keys::Cluster(k.name);
+    case Prefix::kRequest:
+      return keys::Request(k.client, k.seq);
   }
   Fail("Decode returned an unknown prefix", std::string(1, static_cast<char>(k.prefix)));
 }

@@ -51,6 +51,24 @@ struct ClientOptions {
   // server spreads one connection's calls over its callback threads);
   // more may help a client on a many-core machine. Default 1 (1..64).
   int connections = 1;
+  // Riding out a meta restart (docs/durability.md). Bound on one metadata
+  // call, all its attempts included, once this client has reached meta:
+  // while meta cannot be reached a call waits for it to come back (the
+  // connection is retried with back-off, 100 ms growing to 1 s), and a
+  // call cut off without an answer (connection dropped, or `timeout`
+  // passed) is sent again. Mutating calls carry a request id, so meta
+  // applies a repeated call once and answers it with the first outcome;
+  // reads are just repeated. Past the deadline the call fails with
+  // kUnavailable (kTimeout if meta was connected but never answered).
+  // Default 60 s; zero tries each call once and fails at once while meta
+  // is away. Keep it well below meta's request record TTL
+  // (NamespaceOptions::request_ttl, 10 min): a repeat later than that
+  // could be applied twice.
+  absl::Duration meta_retry_deadline = absl::Seconds(60);
+  // Before this client has reached meta once, a call waits at most this
+  // long (and at most `timeout` and meta_retry_deadline) for it, so a
+  // wrong address or a stopped server is reported soon. Default 10 s.
+  absl::Duration meta_connect_deadline = absl::Seconds(10);
   // Owner recorded on inodes this client creates. Default 0 (root).
   uint32_t uid = 0;
   uint32_t gid = 0;

@@ -279,23 +279,13 @@ absl::Status FileChunkStore::EnsureShard(uint32_t d, const std::string& hex) {
   return absl::OkStatus();
 }
 
-void FileChunkStore::Acquire(ChunkId id) {
-  while (busy_.contains(id)) released_.Wait(&mu_);
-  busy_.insert(id);
-}
-
-void FileChunkStore::Release(ChunkId id) {
-  busy_.erase(id);
-  released_.SignalAll();
-}
-
 absl::Status FileChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
                                  std::span<const uint32_t> block_crcs) {
   RETURN_IF_ERROR(ValidatePut(id, data, block_crcs));
+  IdLocks::Guard guard(&id_locks_, id);
   std::optional<Location> existing;
   {
     absl::MutexLock l(&mu_);
-    Acquire(id);
     auto it = index_.find(id);
     if (it != index_.end()) existing = it->second;
   }
@@ -336,7 +326,6 @@ absl::Status FileChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
     index_[id] = Location{d, data.size()};
     chunk_bytes_ += data.size();
   }
-  Release(id);
   return status;
 }
 
@@ -443,15 +432,12 @@ absl::StatusOr<AlignedBuffer> FileChunkStore::ReadVerified(uint32_t d, ChunkId i
 // ---------------------------------------------------------------- rest
 
 absl::Status FileChunkStore::Delete(ChunkId id) {
+  IdLocks::Guard guard(&id_locks_, id);
   Location loc;
   {
     absl::MutexLock l(&mu_);
-    Acquire(id);
     auto it = index_.find(id);
-    if (it == index_.end()) {
-      Release(id);
-      return Error(Errc::kNotFound, "chunk " + id.ToString());
-    }
+    if (it == index_.end()) return Error(Errc::kNotFound, "chunk " + id.ToString());
     loc = it->second;
   }
   const std::string hex = id.ToString();
@@ -464,20 +450,16 @@ absl::Status FileChunkStore::Delete(ChunkId id) {
     index_.erase(id);
     chunk_bytes_ -= loc.length;
   }
-  Release(id);
   return s.ok() ? s : WithPath(s, "delete " + hex);
 }
 
 absl::Status FileChunkStore::Quarantine(ChunkId id) {
+  IdLocks::Guard guard(&id_locks_, id);
   Location loc;
   {
     absl::MutexLock l(&mu_);
-    Acquire(id);
     auto it = index_.find(id);
-    if (it == index_.end()) {
-      Release(id);
-      return Error(Errc::kNotFound, "chunk " + id.ToString());
-    }
+    if (it == index_.end()) return Error(Errc::kNotFound, "chunk " + id.ToString());
     loc = it->second;
   }
   const std::string hex = id.ToString();
@@ -492,7 +474,6 @@ absl::Status FileChunkStore::Quarantine(ChunkId id) {
     index_.erase(id);
     chunk_bytes_ -= loc.length;
   }
-  Release(id);
   return s.ok() ? s : WithPath(s, "quarantine " + hex);
 }
 

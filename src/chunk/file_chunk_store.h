@@ -32,6 +32,7 @@
 #include "chunk/chunk_store.h"
 #include "chunk/dir_syncer.h"
 #include "chunk/file_ops.h"
+#include "chunk/id_locks.h"
 
 namespace cairn::chunk {
 
@@ -127,10 +128,6 @@ class FileChunkStore final : public ChunkStore {
   absl::StatusOr<AlignedBuffer> ReadVerified(uint32_t d, ChunkId id, uint64_t offset,
                                              uint64_t length);
 
-  // Marks `id` busy (waiting while another operation holds it).
-  void Acquire(ChunkId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Release(ChunkId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-
   const FileChunkStoreOptions options_;
   FileOps* const ops_;
   std::vector<std::string> dirs_;
@@ -143,10 +140,11 @@ class FileChunkStore final : public ChunkStore {
   // "d/ab" and "d/ab/cd" of shard directories known to exist durably.
   absl::flat_hash_set<std::string> shards_ready_ ABSL_GUARDED_BY(shard_mu_);
 
+  // Held by Put, Delete and Quarantine; taken before mu_.
+  IdLocks id_locks_;
+
   absl::Mutex mu_;
-  absl::CondVar released_;  // signalled when an id leaves busy_
   absl::btree_map<ChunkId, Location> index_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<ChunkId> busy_ ABSL_GUARDED_BY(mu_);
   uint64_t chunk_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -91,34 +91,20 @@ int MultiDirChunkStore::Find(ChunkId id) {
   return -1;
 }
 
-void MultiDirChunkStore::Acquire(ChunkId id) {
-  absl::MutexLock l(&mu_);
-  while (busy_.contains(id)) released_.Wait(&mu_);
-  busy_.insert(id);
-}
-
-void MultiDirChunkStore::Release(ChunkId id) {
-  absl::MutexLock l(&mu_);
-  busy_.erase(id);
-  released_.SignalAll();
-}
-
 absl::Status MultiDirChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
                                      std::span<const uint32_t> block_crcs) {
   RETURN_IF_ERROR(ValidatePut(id, data, block_crcs));
-  Acquire(id);
-  absl::Status result;
+  IdLocks::Guard guard(&id_locks_, id);
   if (int at = Find(id); at >= 0) {
-    result = stores_[at]->Put(id, data, block_crcs);  // a retry, a conflict or a repair
-  } else {
-    const size_t n = stores_.size();
-    const size_t p = Primary(id);
-    for (size_t k = 0; k < n; ++k) {
-      result = stores_[(p + k) % n]->Put(id, data, block_crcs);
-      if (ErrcOf(result) != Errc::kNoSpace) break;
-    }
+    return stores_[at]->Put(id, data, block_crcs);  // a retry, a conflict or a repair
   }
-  Release(id);
+  absl::Status result;
+  const size_t n = stores_.size();
+  const size_t p = Primary(id);
+  for (size_t k = 0; k < n; ++k) {
+    result = stores_[(p + k) % n]->Put(id, data, block_crcs);
+    if (ErrcOf(result) != Errc::kNoSpace) break;
+  }
   return result;
 }
 
@@ -130,36 +116,25 @@ absl::StatusOr<AlignedBuffer> MultiDirChunkStore::Get(ChunkId id, uint64_t offse
   return stores_[at]->Get(id, offset, length);
 }
 
-absl::Status MultiDirChunkStore::Delete(ChunkId id) {
+absl::Status MultiDirChunkStore::OnEveryCopy(ChunkId id, absl::Status (ChunkStore::*op)(ChunkId)) {
   if (!id.valid()) return Invalid("chunk store: zero chunk id");
-  Acquire(id);
+  IdLocks::Guard guard(&id_locks_, id);
   bool found = false;
   absl::Status result;
   for (const auto& s : stores_) {
     if (!s->Lookup(id).ok()) continue;
     found = true;
-    absl::Status st = s->Delete(id);
+    absl::Status st = (s.get()->*op)(id);
     if (!st.ok() && ErrcOf(st) != Errc::kNotFound && result.ok()) result = st;
   }
-  Release(id);
   if (!found) return NotFound("chunk " + id.ToString() + " not found");
   return result;
 }
 
+absl::Status MultiDirChunkStore::Delete(ChunkId id) { return OnEveryCopy(id, &ChunkStore::Delete); }
+
 absl::Status MultiDirChunkStore::Quarantine(ChunkId id) {
-  if (!id.valid()) return Invalid("chunk store: zero chunk id");
-  Acquire(id);
-  bool found = false;
-  absl::Status result;
-  for (const auto& s : stores_) {
-    if (!s->Lookup(id).ok()) continue;
-    found = true;
-    absl::Status st = s->Quarantine(id);
-    if (!st.ok() && ErrcOf(st) != Errc::kNotFound && result.ok()) result = st;
-  }
-  Release(id);
-  if (!found) return NotFound("chunk " + id.ToString() + " not found");
-  return result;
+  return OnEveryCopy(id, &ChunkStore::Quarantine);
 }
 
 absl::StatusOr<ChunkInfo> MultiDirChunkStore::Lookup(ChunkId id) {

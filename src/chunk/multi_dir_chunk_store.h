@@ -30,11 +30,9 @@
 #include <string>
 #include <vector>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
 #include "chunk/chunk_store.h"
 #include "chunk/file_chunk_store.h"
+#include "chunk/id_locks.h"
 
 namespace cairn::chunk {
 
@@ -91,16 +89,15 @@ class MultiDirChunkStore final : public ChunkStore {
   std::vector<VolumeChunkStore*> volumes_;  // owned through stores_ (by Open)
   // The index of the store holding `id`, or -1.
   int Find(ChunkId id);
-  void Acquire(ChunkId id);
-  void Release(ChunkId id);
+  // Runs `op` on every store holding `id` (the first error other than
+  // kNotFound wins); kNotFound when none does.
+  absl::Status OnEveryCopy(ChunkId id, absl::Status (ChunkStore::*op)(ChunkId));
 
   const std::vector<std::unique_ptr<ChunkStore>> stores_;
   const std::vector<uint64_t> fs_ids_;
 
-  absl::Mutex mu_;
-  absl::CondVar released_;
-  // Ids with a Put or Delete running.
-  absl::flat_hash_set<ChunkId> busy_ ABSL_GUARDED_BY(mu_);
+  // Held by Put, Delete and Quarantine.
+  IdLocks id_locks_;
 };
 
 }  // namespace cairn::chunk

@@ -12,18 +12,6 @@ TieredChunkStore::TieredChunkStore(std::unique_ptr<ChunkStore> small,
                                    TieredChunkStoreOptions options)
     : small_(std::move(small)), large_(std::move(large)), options_(options) {}
 
-void TieredChunkStore::Acquire(ChunkId id) {
-  absl::MutexLock l(&mu_);
-  while (busy_.contains(id)) released_.Wait(&mu_);
-  busy_.insert(id);
-}
-
-void TieredChunkStore::Release(ChunkId id) {
-  absl::MutexLock l(&mu_);
-  busy_.erase(id);
-  released_.SignalAll();
-}
-
 ChunkStore* TieredChunkStore::Holder(ChunkId id) {
   if (small_->Has(id)) return small_.get();
   if (large_->Has(id)) return large_.get();
@@ -33,12 +21,10 @@ ChunkStore* TieredChunkStore::Holder(ChunkId id) {
 absl::Status TieredChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
                                    std::span<const uint32_t> block_crcs) {
   RETURN_IF_ERROR(ValidatePut(id, data, block_crcs));
-  Acquire(id);
+  IdLocks::Guard guard(&id_locks_, id);
   ChunkStore* target = Holder(id);
   if (target == nullptr) target = data.size() <= options_.small_limit ? small_.get() : large_.get();
-  absl::Status s = target->Put(id, data, block_crcs);
-  Release(id);
-  return s;
+  return target->Put(id, data, block_crcs);
 }
 
 absl::StatusOr<AlignedBuffer> TieredChunkStore::Get(ChunkId id, uint64_t offset, uint64_t length) {
@@ -48,7 +34,7 @@ absl::StatusOr<AlignedBuffer> TieredChunkStore::Get(ChunkId id, uint64_t offset,
 }
 
 absl::Status TieredChunkStore::OnEveryCopy(ChunkId id, absl::Status (ChunkStore::*op)(ChunkId)) {
-  Acquire(id);
+  IdLocks::Guard guard(&id_locks_, id);
   bool found = false;
   absl::Status result;
   for (ChunkStore* s : {small_.get(), large_.get()}) {
@@ -57,7 +43,6 @@ absl::Status TieredChunkStore::OnEveryCopy(ChunkId id, absl::Status (ChunkStore:
     found = true;
     result.Update(r);
   }
-  Release(id);
   if (!found) return Error(Errc::kNotFound, "chunk " + id.ToString());
   return result;
 }

@@ -20,10 +20,8 @@
 #include <cstdint>
 #include <memory>
 
-#include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
 #include "chunk/chunk_store.h"
+#include "chunk/id_locks.h"
 
 namespace cairn::chunk {
 
@@ -64,16 +62,13 @@ class TieredChunkStore final : public ChunkStore {
   ChunkStore* Holder(ChunkId id);
   // Runs `op` on each store holding `id`; kNotFound when none does.
   absl::Status OnEveryCopy(ChunkId id, absl::Status (ChunkStore::*op)(ChunkId));
-  void Acquire(ChunkId id);
-  void Release(ChunkId id);
 
   const std::unique_ptr<ChunkStore> small_;
   const std::unique_ptr<ChunkStore> large_;
   const TieredChunkStoreOptions options_;
 
-  absl::Mutex mu_;
-  absl::CondVar released_;
-  absl::flat_hash_set<ChunkId> busy_ ABSL_GUARDED_BY(mu_);
+  // Held by Put, Delete and Quarantine.
+  IdLocks id_locks_;
 };
 
 }  // namespace cairn::chunk

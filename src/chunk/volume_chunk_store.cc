@@ -141,25 +141,6 @@ struct VolumeChunkStore::ScannedRecord {
   uint64_t size = 0;
 };
 
-// Holds a chunk id busy for the life of the object.
-class VolumeChunkStore::Busy {
- public:
-  Busy(VolumeChunkStore* s, ChunkId id) : s_(s), id_(id) {
-    absl::MutexLock l(&s_->mu_);
-    s_->Acquire(id_);
-  }
-  ~Busy() {
-    absl::MutexLock l(&s_->mu_);
-    s_->Release(id_);
-  }
-  Busy(const Busy&) = delete;
-  Busy& operator=(const Busy&) = delete;
-
- private:
-  VolumeChunkStore* s_;
-  ChunkId id_;
-};
-
 VolumeChunkStore::VolumeChunkStore(VolumeChunkStoreOptions options, FileOps* ops)
     : options_(std::move(options)), ops_(ops) {
   active_.resize(static_cast<size_t>(options_.active_volumes));
@@ -684,20 +665,10 @@ absl::StatusOr<AlignedBuffer> VolumeChunkStore::Get(ChunkId id, uint64_t offset,
 
 // ---------------------------------------------------------------- write
 
-void VolumeChunkStore::Acquire(ChunkId id) {
-  while (busy_.contains(id)) released_.Wait(&mu_);
-  busy_.insert(id);
-}
-
-void VolumeChunkStore::Release(ChunkId id) {
-  busy_.erase(id);
-  released_.SignalAll();
-}
-
 absl::Status VolumeChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
                                    std::span<const uint32_t> block_crcs) {
   RETURN_IF_ERROR(ValidatePut(id, data, block_crcs));
-  Busy busy(this, id);
+  IdLocks::Guard guard(&id_locks_, id);
   absl::StatusOr<std::pair<std::shared_ptr<Volume>, Loc>> existing = Find(id);
   if (existing.ok()) {
     // Immutable: the same bytes again are a retry, other bytes a caller
@@ -728,7 +699,7 @@ absl::Status VolumeChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
 }
 
 absl::Status VolumeChunkStore::Remove(ChunkId id, const char* what) {
-  Busy busy(this, id);
+  IdLocks::Guard guard(&id_locks_, id);
   ASSIGN_OR_RETURN(auto found, Find(id));
   const Loc old = found.second;
   absl::StatusOr<Appended> a = Append(RecordType::kDelete, id, {}, {}, NowNs());
@@ -782,7 +753,7 @@ absl::Status VolumeChunkStore::CompactVolume(const std::shared_ptr<Volume>& v,
   }
   bool keep = false;
   for (ChunkId id : live) {
-    Busy busy(this, id);
+    IdLocks::Guard guard(&id_locks_, id);
     Loc loc;
     {
       absl::MutexLock l(&mu_);
@@ -812,7 +783,7 @@ absl::Status VolumeChunkStore::CompactVolume(const std::shared_ptr<Volume>& v,
   // back on the next open.
   for (const Volume::Tombstone& t : tombstones) {
     if (t.target_seq == v->seq) continue;
-    Busy busy(this, t.id);
+    IdLocks::Guard guard(&id_locks_, t.id);
     {
       absl::MutexLock l(&mu_);
       if (!volumes_.contains(t.target_seq) || index_.contains(t.id)) continue;

@@ -44,10 +44,10 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "chunk/chunk_store.h"
 #include "chunk/file_ops.h"
+#include "chunk/id_locks.h"
 #include "chunk/volume_format.h"
 
 namespace cairn::chunk {
@@ -218,10 +218,6 @@ class VolumeChunkStore final : public ChunkStore {
   // Compaction.
   absl::Status CompactVolume(const std::shared_ptr<Volume>& v, CompactionReport& report);
 
-  void Acquire(ChunkId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Release(ChunkId id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  class Busy;
-
   std::string VolumePath(uint64_t seq) const;
   uint64_t FirstRecordOffset() const { return options_.record_alignment; }
 
@@ -230,7 +226,11 @@ class VolumeChunkStore final : public ChunkStore {
   int lock_fd_ = -1;
   VolumeRecoveryReport recovery_;
 
-  // Lock order: append_mu_ before mu_; a volume's sync mutex is taken alone.
+  // Held by Put, Delete, Quarantine and each compaction move.
+  IdLocks id_locks_;
+
+  // Lock order: an id of id_locks_, then append_mu_, then mu_; a volume's
+  // sync mutex is taken alone.
   absl::Mutex append_mu_;
   absl::CondVar appends_done_;  // signalled when a volume's in-flight appends reach 0
   // One active volume per lane (nullptr: created on the next append).
@@ -242,10 +242,8 @@ class VolumeChunkStore final : public ChunkStore {
   std::atomic<uint64_t> records_appended_{0};
 
   mutable absl::Mutex mu_;
-  absl::CondVar released_;  // signalled when an id leaves busy_
   absl::btree_map<uint64_t, std::shared_ptr<Volume>> volumes_ ABSL_GUARDED_BY(mu_);
   absl::btree_map<ChunkId, Loc> index_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<ChunkId> busy_ ABSL_GUARDED_BY(mu_);
   uint64_t chunk_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
@@ -137,25 +138,18 @@ absl::StatusOr<proto::ListChunksReply> Recovery::List(const std::string& grpc_ad
   return reply;
 }
 
-absl::StatusOr<PassStats> Recovery::BackfillPass(const proto::ClusterMap& map, uint32_t pg) {
-  const uint64_t me = link_->node_id().value();
-  std::vector<const proto::NodeInfo*> sources = Sources(map, pg, me);
-  if (sources.empty()) {
-    return Error(Errc::kUnavailable,
-                 "pg " + std::to_string(pg) + " has no healthy member to copy from");
-  }
-  // The listing: what the source holds that this node does not.
-  PassStats stats;
-  std::vector<proto::ChunkEntry> missing;
-  absl::Status listed = Error(Errc::kUnavailable, "no source listed");
+absl::StatusOr<std::map<ChunkId, Recovery::Missing>> Recovery::ListMissing(
+    const proto::ClusterMap& map, uint32_t pg, const std::vector<const proto::NodeInfo*>& sources,
+    PassStats& stats) {
+  std::map<ChunkId, Missing> missing;
+  std::set<ChunkId> seen;
+  absl::Status last;
   for (const proto::NodeInfo* src : sources) {
-    missing.clear();
-    stats = PassStats();
     proto::ListChunksRequest req;
     req.set_limit(options_.list_page);
     req.set_pg_count(map.pg_count());
     req.set_pg(pg);
-    listed = absl::OkStatus();
+    absl::Status listed;
     for (;;) {
       if (stopping()) return Error(Errc::kCancelled, "stopping");
       absl::StatusOr<proto::ListChunksReply> page = List(src->grpc_address(), req);
@@ -164,72 +158,106 @@ absl::StatusOr<PassStats> Recovery::BackfillPass(const proto::ClusterMap& map, u
         break;
       }
       for (proto::ChunkEntry& e : *page->mutable_chunks()) {
-        ++stats.listed;
         absl::StatusOr<ChunkId> id = cluster::ChunkIdFromBytes(e.id());
         if (!id.ok()) continue;  // a peer's bad entry: nothing to copy
+        if (!seen.insert(*id).second) {
+          if (auto it = missing.find(*id); it != missing.end()) it->second.holders.push_back(src);
+          continue;
+        }
         absl::StatusOr<chunk::ChunkInfo> have = store_->Lookup(*id);
         if (have.ok()) continue;
         if (ErrcOf(have.status()) != Errc::kNotFound) return have.status();
-        missing.push_back(std::move(e));
+        Missing& m = missing[*id];
+        m.length = e.length();
+        m.holders.push_back(src);
       }
       if (page->done() || page->next_after().empty()) break;
       req.set_after(page->next_after());
     }
-    if (listed.ok()) break;
+    if (listed.ok()) continue;
+    // A chunk only this member holds would be missed: the pass goes on
+    // with the others but is not clean.
+    ++stats.unlisted;
+    last = listed;
     spdlog::warn("msg=\"recovery: cannot list source\" pg={} source={} error=\"{}\"", pg, src->id(),
                  std::string(listed.message()));
   }
-  if (!listed.ok()) return listed;
+  if (stats.unlisted == sources.size()) return last;
+  stats.listed = seen.size();
+  return missing;
+}
+
+absl::Status Recovery::CopyChunk(ChunkId id, const Missing& m,
+                                 const std::vector<const proto::NodeInfo*>& sources,
+                                 PassStats& stats) {
+  // The members that listed it first, then the others.
+  std::vector<const proto::NodeInfo*> order = m.holders;
+  for (const proto::NodeInfo* src : sources) {
+    if (std::find(order.begin(), order.end(), src) == order.end()) order.push_back(src);
+  }
+  bool gone = true;
+  absl::Status last;
+  for (const proto::NodeInfo* src : order) {
+    absl::StatusOr<AlignedBuffer> data =
+        data_.ReadChunk(src->data_address(), id, 0, chunk::kToEnd, /*epoch=*/0);
+    if (!data.ok()) {
+      last = data.status();
+      if (ErrcOf(last) != Errc::kNotFound) gone = false;
+      continue;
+    }
+    gone = false;
+    // DataClient verified every block's CRC; the store computes them
+    // again over the verified bytes and keeps them.
+    last = store_->PutComputingCrcs(id, data->span());
+    if (last.ok()) {
+      ++stats.copied;
+      stats.copied_bytes += m.length;
+      chunks_.fetch_add(1);
+      bytes_.fetch_add(m.length);
+      return absl::OkStatus();
+    }
+    if (ErrcOf(last) == Errc::kNoSpace) return last;
+  }
+  if (gone) {
+    // Deleted since the listing, or lost behind a member's index: either
+    // way not copied, so the PG is not claimed; the next pass lists again.
+    ++stats.vanished;
+    spdlog::info("msg=\"recovery: listed chunk found on no member\" chunk={}", id.ToString());
+    return absl::OkStatus();
+  }
+  ++stats.failed;
+  errors_.fetch_add(1);
+  spdlog::warn("msg=\"recovery: chunk not copied\" chunk={} error=\"{}\"", id.ToString(),
+               std::string(last.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PassStats> Recovery::BackfillPass(const proto::ClusterMap& map, uint32_t pg) {
+  const uint64_t me = link_->node_id().value();
+  std::vector<const proto::NodeInfo*> sources = Sources(map, pg, me);
+  if (sources.empty()) {
+    return Error(Errc::kUnavailable,
+                 "pg " + std::to_string(pg) + " has no healthy member to copy from");
+  }
+  // The listing: what any healthy member holds that this node does not.
+  PassStats stats;
+  ASSIGN_OR_RETURN(auto missing, ListMissing(map, pg, sources, stats));
 
   proto::PgProgress progress;
   progress.set_pg(pg);
   progress.set_chunks_total(missing.size());
-  for (const proto::ChunkEntry& e : missing)
-    progress.set_bytes_total(progress.bytes_total() + e.length());
+  for (const auto& [id, m] : missing) progress.set_bytes_total(progress.bytes_total() + m.length);
   {
     absl::MutexLock l(&mu_);
     progress_[pg] = progress;
   }
-  for (const proto::ChunkEntry& e : missing) {
-    const ChunkId id = *cluster::ChunkIdFromBytes(e.id());
-    if (!Throttle(e.length())) return Error(Errc::kCancelled, "stopping");
-    bool done = false, gone = true;
-    absl::Status last;
-    for (const proto::NodeInfo* src : sources) {
-      absl::StatusOr<AlignedBuffer> data =
-          data_.ReadChunk(src->data_address(), id, 0, chunk::kToEnd, /*epoch=*/0);
-      if (!data.ok()) {
-        last = data.status();
-        if (ErrcOf(last) != Errc::kNotFound) gone = false;
-        continue;
-      }
-      gone = false;
-      // DataClient verified every block's CRC; the store computes them
-      // again over the verified bytes and keeps them.
-      last = store_->PutComputingCrcs(id, data->span());
-      if (last.ok()) {
-        done = true;
-        break;
-      }
-      if (ErrcOf(last) == Errc::kNoSpace) return last;
-    }
-    if (done) {
-      ++stats.copied;
-      stats.copied_bytes += e.length();
-      chunks_.fetch_add(1);
-      bytes_.fetch_add(e.length());
-    } else if (gone) {
-      ++stats.vanished;  // deleted on the source meanwhile
-    } else {
-      ++stats.failed;
-      errors_.fetch_add(1);
-      spdlog::warn("msg=\"recovery: chunk not copied\" pg={} chunk={} error=\"{}\"", pg,
-                   id.ToString(), std::string(last.message()));
-    }
+  for (const auto& [id, m] : missing) {
+    if (!Throttle(m.length)) return Error(Errc::kCancelled, "stopping");
+    RETURN_IF_ERROR(CopyChunk(id, m, sources, stats));
     absl::MutexLock l(&mu_);
     proto::PgProgress& p = progress_[pg];
     p.set_chunks_done(p.chunks_done() + 1);
-    p.set_bytes_done(p.bytes_done() + e.length());
+    p.set_bytes_done(p.bytes_done() + m.length);
   }
   return stats;
 }
@@ -259,8 +287,16 @@ absl::Status Recovery::WaitMembersAt(const std::vector<uint32_t>& pgs, uint64_t 
 bool Recovery::Round(const proto::ClusterMap& map) {
   const uint64_t me = link_->node_id().value();
   std::vector<uint32_t> pgs;
+  size_t waiting = 0;
   for (const proto::PgChain& c : map.pgs()) {
-    if (Contains(c.recovering(), me)) pgs.push_back(c.pg());
+    if (!Contains(c.recovering(), me)) continue;
+    // No healthy member (every holder gone): nothing to copy from until
+    // one is back; not a failed pass.
+    if (Sources(map, c.pg(), me).empty()) {
+      ++waiting;
+      continue;
+    }
+    pgs.push_back(c.pg());
   }
   {
     // Forget progress of PGs no longer recovering here.
@@ -269,6 +305,9 @@ bool Recovery::Round(const proto::ClusterMap& map) {
       it = std::find(pgs.begin(), pgs.end(), it->first) == pgs.end() ? progress_.erase(it)
                                                                      : std::next(it);
     }
+  }
+  if (waiting > 0) {
+    spdlog::debug("msg=\"recovery: pgs wait for a holder\" node={} pgs={}", me, waiting);
   }
   if (pgs.empty()) return false;
   const uint64_t epoch = map.epoch();
@@ -281,7 +320,7 @@ bool Recovery::Round(const proto::ClusterMap& map) {
       errors_.fetch_add(1);
       spdlog::warn("msg=\"recovery pass failed\" pg={} error=\"{}\"", pg,
                    std::string(st.status().message()));
-    } else if (st->failed == 0) {
+    } else if (st->Clean()) {
       clean.push_back(pg);
     }
   }
@@ -297,7 +336,7 @@ bool Recovery::Round(const proto::ClusterMap& map) {
   for (uint32_t pg : clean) {
     absl::StatusOr<PassStats> st = BackfillPass(map, pg);
     if (stopping()) return true;
-    if (!st.ok() || st->failed != 0) continue;  // the next round tries again
+    if (!st.ok() || !st->Clean()) continue;  // the next round tries again
     absl::Status claimed = link_->PgRecovered(pg, epoch);
     if (claimed.ok()) {
       pgs_recovered_.fetch_add(1);

@@ -4,14 +4,19 @@
 //
 // One thread owned by Recovery runs rounds. A round takes the PGs where
 // this node is recovering in the cached map (epoch E) and, for each:
-//  1. picks a source: a healthy member (not recovering, UP or DRAINING,
-//     with a gRPC address), spread over the members by a hash of (pg, node);
-//  2. pages through the source's ListChunks(pg_count, pg) and keeps the
-//     chunks this node does not hold; every one is read from the source's
-//     data address (CRC-verified by DataClient) and stored with its CRCs.
-//     A chunk the source no longer has (kNotFound) is skipped; a copy that
-//     fails (corrupt source, I/O) is tried on the other healthy members
-//     and otherwise counted as an error and the PG is not claimed;
+//  1. takes the sources: the healthy members (not recovering, UP or
+//     DRAINING, with a gRPC address), rotated by a hash of (pg, node) so
+//     reads spread over them; with none (every holder gone) the pass
+//     fails and the PG waits until a holder is back in the chain;
+//  2. pages through ListChunks(pg_count, pg) of EVERY healthy member and
+//     keeps the chunks this node does not hold (the union: a chunk only
+//     one member holds is copied too); every one is read from a member
+//     that listed it, then from the others (CRC-verified by DataClient),
+//     and stored with its CRCs. The pass is clean (PassStats::Clean) only
+//     when every member could be listed and every listed chunk was
+//     stored: a chunk found on no member (kNotFound everywhere), a copy
+//     that failed everywhere (corrupt, I/O) or a member that could not be
+//     listed leaves the PG unclaimed, and the next round starts over;
 //  3. waits until meta reports every member of those PGs at epoch >= E
 //     (then no write made with the old chain can start any more) plus
 //     `final_pass_delay` (writes accepted just before finish), does a final
@@ -78,11 +83,15 @@ struct RecoveryOptions {
 
 // What one pass over one PG did.
 struct PassStats {
-  uint64_t listed = 0;  // chunks of the PG on the source
+  uint64_t listed = 0;  // distinct chunks of the PG over the healthy members
   uint64_t copied = 0;  // chunks stored here
   uint64_t copied_bytes = 0;
-  uint64_t vanished = 0;  // listed, then gone from the source (skipped)
+  uint64_t vanished = 0;  // listed, then found on no member (deleted, or lost)
   uint64_t failed = 0;    // could not be copied from any healthy member
+  uint64_t unlisted = 0;  // healthy members whose listing failed
+  // Only a clean pass may lead to a claim: every healthy member listed and
+  // every chunk listed is stored here.
+  bool Clean() const { return failed == 0 && vanished == 0 && unlisted == 0; }
 };
 
 class Recovery {
@@ -120,6 +129,21 @@ class Recovery {
   absl::Status WaitMembersAt(const std::vector<uint32_t>& pgs, uint64_t epoch);
   absl::StatusOr<proto::ListChunksReply> List(const std::string& grpc_address,
                                               const proto::ListChunksRequest& req);
+  // A chunk to copy: its length and the members that listed it.
+  struct Missing {
+    uint64_t length = 0;
+    std::vector<const proto::NodeInfo*> holders;
+  };
+  // The union of the listings of `sources` minus what this node holds;
+  // counts `listed` and `unlisted` in `stats`. Fails only when no source
+  // could be listed.
+  absl::StatusOr<std::map<ChunkId, Missing>> ListMissing(
+      const proto::ClusterMap& map, uint32_t pg, const std::vector<const proto::NodeInfo*>& sources,
+      PassStats& stats);
+  // Reads `id` from a holder (then any source) and stores it; counts the
+  // outcome in `stats`. Fails only for errors that end the pass (no space).
+  absl::Status CopyChunk(ChunkId id, const Missing& m,
+                         const std::vector<const proto::NodeInfo*>& sources, PassStats& stats);
   proto::ChunkNode::Stub* StubFor(const std::string& grpc_address);
   // Waits until `bytes` more may be copied. False when stopping.
   bool Throttle(uint64_t bytes);

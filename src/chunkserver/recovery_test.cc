@@ -203,6 +203,37 @@ TEST_F(RecoveryTest, ChunkDeletedOnSourceIsSkippedAndRateIsHonoured) {
   EXPECT_EQ(b->recovery()->errors(), 0u);
 }
 
+// Issue 4, finding 5: the listing is the union of every healthy member's,
+// so a chunk that only one of them holds (a member that was away missed
+// it, or lost it) is copied too, read from a member that has it.
+TEST_F(RecoveryTest, ListsEveryHealthyMemberAndReadsFromAHolder) {
+  ChunkServer* a = Start("a");
+  ChunkServer* b = Start("b");
+  WaitPlaced(a, b);
+  ChunkServer* c = Start("c");  // every chain is full: c joins none
+  auto chunks = Chunks(6, 40'000, 5);
+  Put(a, chunks[0]);  // only on a
+  Put(a, chunks[1]);
+  Put(b, chunks[2]);  // only on b
+  Put(b, chunks[3]);
+  for (int i = 4; i < 6; ++i) {  // on both
+    Put(a, chunks[i]);
+    Put(b, chunks[i]);
+  }
+  auto map = c->link()->map();
+  ASSERT_NE(map, nullptr);
+  ASSERT_EQ(map->pgs(5).nodes_size(), 2);
+  auto st = c->recovery()->BackfillPass(*map, 5);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->listed, 6u);
+  EXPECT_EQ(st->copied, 6u);
+  EXPECT_EQ(st->failed, 0u);
+  EXPECT_EQ(st->vanished, 0u);
+  EXPECT_EQ(st->unlisted, 0u);
+  EXPECT_TRUE(st->Clean());
+  for (auto& ch : chunks) EXPECT_TRUE(Holds(c, ch));
+}
+
 class RecoveryRoundTest : public RecoveryTest {
  protected:
   RecoveryRoundTest() : RecoveryTest(1) {}
@@ -241,6 +272,42 @@ TEST_F(RecoveryRoundTest, JoinerBackfillsFinalPassAndClaims) {
   EXPECT_EQ(b->recovery()->chunks_copied(), 31u);
   EXPECT_EQ(b->recovery()->pgs_recovered(), 16u);
   EXPECT_TRUE(b->recovery()->Progress().empty());
+}
+
+// Finding 7: a chunk a healthy member lists but that no member can serve
+// (its file vanished behind the index) is not a clean backfill: its PG is
+// never claimed, while the other PGs are.
+TEST_F(RecoveryRoundTest, ListedButUnreadableChunkKeepsItsPgRecovering) {
+  ChunkServer* a = Start("a");
+  auto chunks = Chunks(20, 20'000);
+  for (auto& c : chunks) Put(a, c);
+  const ChunkId lost = chunks[7].first;
+  const uint32_t lost_pg = cluster::PgOf(lost, 16).value();
+  int removed = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(scratch_.Sub("a"))) {
+    if (e.path().filename() == lost.ToString()) removed += std::filesystem::remove(e.path());
+  }
+  ASSERT_EQ(removed, 1);
+  ASSERT_TRUE(a->store()->Lookup(lost).ok());  // still listed
+  RecoveryOptions o;
+  o.final_pass_delay = absl::Milliseconds(100);
+  ChunkServer* b = Start("b", o);
+  const absl::Time deadline = absl::Now() + kWait;
+  while (b->recovery()->pgs_recovered() < 15 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(b->recovery()->pgs_recovered(), 15u);
+  absl::SleepFor(absl::Seconds(2));  // several more rounds
+  EXPECT_EQ(b->recovery()->pgs_recovered(), 15u);
+  proto::ClusterMap map = meta_.manager()->Map();
+  for (const auto& pg : map.pgs()) {
+    EXPECT_EQ(pg.recovering_size(), pg.pg() == lost_pg ? 1 : 0) << "pg " << pg.pg();
+  }
+  for (auto& c : chunks) {
+    if (c.first == lost) continue;
+    EXPECT_TRUE(Holds(b, c));
+  }
+  EXPECT_FALSE(b->store()->Lookup(lost).ok());
 }
 
 }  // namespace

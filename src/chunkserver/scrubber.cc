@@ -61,9 +61,10 @@ class ClusterScrubPeers final : public ScrubPeers {
       for (const proto::NodeInfo& n : map->nodes()) {
         if (n.id() == node) info = &n;
       }
-      if (info == nullptr || info->state() != proto::NODE_UP || info->data_address().empty()) {
-        continue;
-      }
+      // DRAINING members still serve every chunk they hold.
+      const bool serving = info != nullptr && (info->state() == proto::NODE_UP ||
+                                               info->state() == proto::NODE_DRAINING);
+      if (!serving || info->data_address().empty()) continue;
       absl::StatusOr<AlignedBuffer> copy =
           data_.ReadChunk(info->data_address(), id, 0, chunk::kToEnd);
       if (copy.ok()) return copy;
@@ -382,29 +383,35 @@ void Scrubber::DrainReports() {
 }
 
 void Scrubber::HandleBad(ChunkId id, const std::string& why) {
-  spdlog::warn("msg=\"damaged chunk copy; quarantining\" chunk={} error=\"{}\"", id.ToString(),
-               why);
-  absl::Status q = store_->Quarantine(id);
-  if (!q.ok() && ErrcOf(q) != Errc::kNotFound) {
-    // Left in place: reads keep failing with kCorrupt, the next cycle retries.
-    spdlog::error("msg=\"scrub: quarantine failed\" chunk={} error=\"{}\"", id.ToString(),
-                  q.ToString());
-    return;
-  }
+  bool known = false;
   {
     absl::MutexLock l(&mu_);
-    ++status_.bad_found;
-    ++status_.total_bad;
+    known = unrepaired_.count(id) > 0;
+    if (!known) {
+      ++status_.bad_found;
+      ++status_.total_bad;
+    }
   }
-  if (bad_metric_ != nullptr) bad_metric_->Increment();
-  peers_->ReportBad(id, "scrub: " + why);
+  if (!known) {
+    spdlog::warn("msg=\"damaged chunk copy\" chunk={} error=\"{}\"", id.ToString(), why);
+    if (bad_metric_ != nullptr) bad_metric_->Increment();
+    peers_->ReportBad(id, "scrub: " + why);
+  }
   Repair(id);
 }
 
 bool Scrubber::Repair(ChunkId id) {
   absl::StatusOr<AlignedBuffer> copy = peers_->FetchGoodCopy(id);
   absl::Status s = copy.status();
-  if (copy.ok()) s = store_->PutComputingCrcs(id, copy->span());
+  bool quarantined = false;
+  if (copy.ok()) {
+    // Only with a good copy in hand does the damaged one go: without one
+    // it may be all that is left of the chunk.
+    s = store_->Quarantine(id);
+    if (ErrcOf(s) == Errc::kNotFound) s = absl::OkStatus();
+    quarantined = s.ok();
+    if (s.ok()) s = store_->PutComputingCrcs(id, copy->span());
+  }
   absl::MutexLock l(&mu_);
   if (s.ok()) {
     unrepaired_.erase(id);
@@ -415,25 +422,43 @@ bool Scrubber::Repair(ChunkId id) {
                  copy->size());
     return true;
   }
-  if (unrepaired_.insert(id).second) {
+  auto [it, inserted] = unrepaired_.emplace(id, quarantined);
+  it->second = it->second || quarantined;
+  if (inserted) {
     ++status_.unrepaired;
     ++status_.total_unrepaired;
     if (unrepaired_metric_ != nullptr) unrepaired_metric_->Increment();
   }
-  spdlog::error("msg=\"damaged chunk not repaired; it stays quarantined\" chunk={} error=\"{}\"",
-                id.ToString(), s.ToString());
+  if (it->second) {
+    spdlog::error("msg=\"damaged chunk quarantined, not yet repaired\" chunk={} error=\"{}\"",
+                  id.ToString(), s.ToString());
+  } else if (inserted) {
+    spdlog::error(
+        "msg=\"damaged chunk unrepairable for now: no good copy found; the damaged copy is "
+        "kept\" chunk={} error=\"{}\"",
+        id.ToString(), s.ToString());
+  }
   return false;
 }
 
 void Scrubber::RetryUnrepaired() {
-  std::vector<ChunkId> ids;
+  std::vector<std::pair<ChunkId, bool>> ids;
   {
     absl::MutexLock l(&mu_);
     ids.assign(unrepaired_.begin(), unrepaired_.end());
   }
-  for (ChunkId id : ids) {
+  for (const auto& [id, quarantined] : ids) {
     if (Stopping()) return;
-    if (store_->Lookup(id).ok()) {  // stored again meanwhile (a client write, fsck)
+    if (store_->Lookup(id).ok()) {
+      // Replaced meanwhile (a client write, fsck): done. Still damaged:
+      // the cycle's walk finds it and tries again.
+      if (store_->Get(id, 0, chunk::kToEnd).ok()) {
+        absl::MutexLock l(&mu_);
+        unrepaired_.erase(id);
+      }
+      continue;
+    }
+    if (!quarantined) {  // the kept copy was deleted (the chunk is garbage)
       absl::MutexLock l(&mu_);
       unrepaired_.erase(id);
       continue;

@@ -4,16 +4,22 @@
 // A cycle walks the store in id order and reads every chunk whole through
 // ChunkStore::Get, which verifies the header, the CRC table and the CRC32C
 // of every 64 KiB block. Reads are paced to `rate_bytes_per_sec`. A copy
-// that fails (Errc::kCorrupt) is
-//  1. quarantined (ChunkStore::Quarantine: moved aside, out of the index,
-//     never served again),
-//  2. reported to meta (ScrubPeers::ReportBad -> Cluster.ReportBadChunk),
-//  3. repaired: a verified copy is fetched from another healthy member of
-//     the chunk's PG chain (ScrubPeers::FetchGoodCopy) and stored with
-//     CRCs computed here.
-// When no good copy can be had the chunk stays quarantined, counts as
-// unrepaired, an error is logged, and the repair is tried again at the
-// start of every later cycle until it succeeds.
+// that fails (Errc::kCorrupt, or its file is missing) is
+//  1. reported to meta (ScrubPeers::ReportBad -> Cluster.ReportBadChunk),
+//  2. repaired: a verified copy is fetched from another healthy member of
+//     the chunk's PG chain (ScrubPeers::FetchGoodCopy); only then is the
+//     damaged copy quarantined (ChunkStore::Quarantine: moved aside, out
+//     of the index, never served again) and the good one stored with CRCs
+//     computed here.
+// When no good copy can be had (no other member has one, or none could be
+// asked) the damaged copy is KEPT in place: it may be all that is left of
+// the chunk, and an operator can still salvage its bytes (reads of it keep
+// failing with kCorrupt). It counts as unrepaired once, an error is
+// logged, and since it stays in the store every later cycle finds it
+// again and retries the repair, after a restart too: the unrepaired set
+// itself lives in memory only. A copy that was quarantined but whose
+// repair failed to store (out of space, ...) is retried at the start of
+// every later cycle.
 //
 // Chunks that a client READ_CHUNK found corrupt (DataServerOptions::
 // on_corrupt) are handed over with ReportCorrupt and handled the same way
@@ -24,13 +30,14 @@
 // and on demand (StartCycle, the ChunkNode StartScrub RPC).
 //
 // Metrics (when a registry is given):
-//   cairn_chunk_scrub_bytes_total                     counter, bytes read and verified
-//   cairn_chunk_scrub_chunks_total                    counter, chunks read and verified
-//   cairn_chunk_scrub_bad_total                       counter, damaged copies found (scrub or
-//   reads) cairn_chunk_scrub_repaired_total                  counter, of them repaired from a
-//   replica cairn_chunk_scrub_unrepaired_total                counter, repairs that found no good
-//   copy cairn_chunk_scrub_running                         gauge, 1 while a cycle runs
-//   cairn_chunk_scrub_last_complete_timestamp_seconds gauge, end of the last full cycle (0: none)
+//   cairn_chunk_scrub_bytes_total       counter, bytes read and verified
+//   cairn_chunk_scrub_chunks_total      counter, chunks read and verified
+//   cairn_chunk_scrub_bad_total         counter, damaged copies found (scrub or reads)
+//   cairn_chunk_scrub_repaired_total    counter, of them repaired from a replica
+//   cairn_chunk_scrub_unrepaired_total  counter, of them left unrepaired (no good copy)
+//   cairn_chunk_scrub_running           gauge, 1 while a cycle runs
+//   cairn_chunk_scrub_last_complete_timestamp_seconds
+//                                       gauge, end of the last full cycle (0: none)
 //
 // Ownership and thread-safety: borrows `store`, `peers` and `metrics`,
 // which must outlive the scrubber (Stop() before destroying them). One
@@ -47,6 +54,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/btree_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -123,7 +131,9 @@ struct ScrubStatus {
   uint64_t total_bad = 0;
   uint64_t total_repaired = 0;
   uint64_t total_unrepaired = 0;
-  // Chunks quarantined now that still wait for a good copy.
+  // Damaged copies that still wait for a good copy (kept in place, or
+  // quarantined with the repair not stored yet). Memory only: after a
+  // restart the kept ones are counted again when a cycle finds them.
   uint64_t waiting_repair = 0;
 };
 
@@ -161,12 +171,16 @@ class Scrubber {
   void CheckChunk(const chunk::ChunkInfo& info);
   // Handles the reports queued by ReportCorrupt.
   void DrainReports();
-  // Quarantines (when the copy is still there and still bad), reports and
-  // repairs `id`.
+  // Counts and reports a damaged copy of `id` (once while it waits for a
+  // repair) and repairs it.
   void HandleBad(ChunkId id, const std::string& why);
-  // Fetches a good copy and stores it; true when repaired.
+  // Fetches a good copy; with one, quarantines the damaged copy and
+  // stores the good one. True when repaired; otherwise `id` joins
+  // unrepaired_ and the damaged copy stays unless it was quarantined.
   bool Repair(ChunkId id);
-  // Retries the repair of quarantined chunks that found no good copy.
+  // Forgets unrepaired chunks that were replaced or deleted meanwhile and
+  // retries the quarantined ones; damaged copies still stored are left to
+  // the cycle's walk.
   void RetryUnrepaired();
   // Waits until `bytes` more may be read under the rate limit; false when
   // stopping.
@@ -194,7 +208,9 @@ class Scrubber {
   bool busy_ ABSL_GUARDED_BY(mu_) = false;  // handling reports or a cycle
   ScrubStatus status_ ABSL_GUARDED_BY(mu_);
   absl::btree_set<ChunkId> reports_ ABSL_GUARDED_BY(mu_);
-  absl::btree_set<ChunkId> unrepaired_ ABSL_GUARDED_BY(mu_);
+  // Damaged copies waiting for a good copy -> quarantined (true: gone
+  // from the store; false: still stored, kept for lack of a good copy).
+  absl::btree_map<ChunkId, bool> unrepaired_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;  // started by Start, joined by Stop
 };
 

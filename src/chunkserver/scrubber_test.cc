@@ -1,7 +1,8 @@
 // Scrubber over a real FileChunkStore in a scratch directory, with an
 // in-process "other replica" (a MemoryChunkStore) as the repair source:
-// damaged files are found, quarantined and repaired, good ones are left
-// alone, the rate limit holds, and the status and metrics add up.
+// damaged files are found, quarantined and repaired (kept when no good
+// copy exists), good ones are left alone, the rate limit holds, and the
+// status and metrics add up.
 #include "chunkserver/scrubber.h"
 
 #include <filesystem>
@@ -179,11 +180,16 @@ TEST_F(ScrubberTest, FindsQuarantinesAndRepairsEveryDamagedCopy) {
   EXPECT_LT(Metric("cairn_chunk_scrub_bytes_total"), 2 * bytes);
 }
 
-TEST_F(ScrubberTest, NoGoodCopyKeepsItQuarantinedAndRetriesLater) {
+// Issue 4, finding 7: with no good copy on any other member the damaged
+// copy is the only one left: it stays where it is (an operator can still
+// salvage its bytes), reported as unrepaired, and is repaired once a good
+// copy turns up.
+TEST_F(ScrubberTest, NoGoodCopyKeepsTheDamagedCopyAndRepairsItLater) {
   Fill(4, 100'000);
   ChunkId victim = data_.begin()->first;
   ASSERT_TRUE(peers_.replica.Delete(victim).ok());  // nowhere else
   FlipByte(store_->ChunkPath(victim), 4096 + 500);
+  const std::string path = store_->ChunkPath(victim);
   auto scrubber = MakeScrubber();
   ASSERT_TRUE(scrubber->StartCycle());
   ASSERT_TRUE(scrubber->WaitIdle(absl::Seconds(30)));
@@ -192,9 +198,21 @@ TEST_F(ScrubberTest, NoGoodCopyKeepsItQuarantinedAndRetriesLater) {
   EXPECT_EQ(st.repaired, 0u);
   EXPECT_EQ(st.unrepaired, 1u);
   EXPECT_EQ(st.waiting_repair, 1u);
-  EXPECT_EQ(ErrcOf(store_->Get(victim, 0, chunk::kToEnd).status()), Errc::kNotFound);
-  EXPECT_EQ(FilesBelow(scratch_.Sub("d0/quarantine")).size(), 1u);
+  EXPECT_EQ(ErrcOf(store_->Get(victim, 0, chunk::kToEnd).status()), Errc::kCorrupt);
+  EXPECT_TRUE(fs::exists(path));
+  EXPECT_EQ(FilesBelow(scratch_.Sub("d0/quarantine")).size(), 0u);
   EXPECT_EQ(Metric("cairn_chunk_scrub_unrepaired_total"), 1u);
+  EXPECT_EQ(peers_.reported(), std::vector<ChunkId>{victim});
+
+  // Still no copy: the next cycle finds it again, keeps it, counts nothing
+  // twice.
+  ASSERT_TRUE(scrubber->StartCycle());
+  ASSERT_TRUE(scrubber->WaitIdle(absl::Seconds(30)));
+  st = scrubber->status();
+  EXPECT_EQ(st.total_bad, 1u);
+  EXPECT_EQ(st.total_unrepaired, 1u);
+  EXPECT_EQ(st.waiting_repair, 1u);
+  EXPECT_TRUE(fs::exists(path));
 
   // A good copy turns up: the next cycle repairs it, counted once.
   ASSERT_TRUE(peers_.replica.PutComputingCrcs(victim, data_[victim]).ok());
@@ -204,7 +222,31 @@ TEST_F(ScrubberTest, NoGoodCopyKeepsItQuarantinedAndRetriesLater) {
   EXPECT_EQ(st.repaired, 1u);
   EXPECT_EQ(st.waiting_repair, 0u);
   EXPECT_EQ(st.total_unrepaired, 1u);
+  EXPECT_EQ(FilesBelow(scratch_.Sub("d0/quarantine")).size(), 1u);
   ExpectAllIntact();
+}
+
+// The unrepaired set lives in memory; the damaged copy itself stays in the
+// store, so a scrubber started afresh (a restart) finds it again.
+TEST_F(ScrubberTest, UnrepairedCopyIsFoundAgainAfterARestart) {
+  Fill(3, 70'000);
+  ChunkId victim = data_.begin()->first;
+  ASSERT_TRUE(peers_.replica.Delete(victim).ok());
+  FlipByte(store_->ChunkPath(victim), 4096 + 7);
+  {
+    auto scrubber = MakeScrubber();
+    ASSERT_TRUE(scrubber->StartCycle());
+    ASSERT_TRUE(scrubber->WaitIdle(absl::Seconds(30)));
+    EXPECT_EQ(scrubber->status().waiting_repair, 1u);
+  }
+  auto again = MakeScrubber();
+  EXPECT_EQ(again->status().waiting_repair, 0u);
+  ASSERT_TRUE(again->StartCycle());
+  ASSERT_TRUE(again->WaitIdle(absl::Seconds(30)));
+  EXPECT_EQ(again->status().bad_found, 1u);
+  EXPECT_EQ(again->status().waiting_repair, 1u);
+  EXPECT_EQ(ErrcOf(store_->Get(victim, 0, chunk::kToEnd).status()), Errc::kCorrupt);
+  EXPECT_EQ(peers_.reported().size(), 2u);  // once per scrubber's life
 }
 
 TEST_F(ScrubberTest, ReportedCorruptChunkIsHandledWithoutACycleAndStaleReportsChangeNothing) {

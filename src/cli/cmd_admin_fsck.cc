@@ -109,9 +109,7 @@ int RunFsck(const FsckArgs& args) {
   }
   auto path = AbsolutePath(args.path);
   if (!path.ok()) return Report("admin fsck: " + args.path, path.status());
-  ClientOptions options;
-  options.meta_address = args.client.meta;
-  options.timeout = absl::Seconds(args.client.timeout_seconds);
+  ClientOptions options = ClientOptionsOf(args.client);
   FsckOptions fsck;
   fsck.path = *path;
   fsck.repair = args.repair;

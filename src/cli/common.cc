@@ -23,14 +23,27 @@ void AddClientFlags(CLI::App* command, ClientFlags* flags) {
   command->add_option("--timeout", flags->timeout_seconds, "Deadline of each request, in seconds")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  command
+      ->add_option("--meta-wait", flags->meta_wait_seconds,
+                   "Seconds a command waits for an unreachable or restarting meta server, "
+                   "repeating cut-off calls safely, before it fails (0: fail at once)")
+      ->envname("CAIRN_META_WAIT")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
 }
 
-std::unique_ptr<Client> ConnectOrReport(const ClientFlags& flags) {
+ClientOptions ClientOptionsOf(const ClientFlags& flags) {
   ClientOptions options;
   options.meta_address = flags.meta;
   options.timeout = absl::Seconds(flags.timeout_seconds);
+  options.meta_retry_deadline = absl::Seconds(flags.meta_wait_seconds);
   options.connections = flags.connections;
   options.max_chunks_in_flight = flags.chunks_in_flight;
+  return options;
+}
+
+std::unique_ptr<Client> ConnectOrReport(const ClientFlags& flags) {
+  ClientOptions options = ClientOptionsOf(flags);
   auto client = Client::Connect(options);
   if (!client.ok()) {
     ReportMessage("meta server " + flags.meta + ": " + std::string(client.status().message()));

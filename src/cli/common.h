@@ -47,6 +47,8 @@ class Registry {
 struct ClientFlags {
   std::string meta = "127.0.0.1:9400";
   double timeout_seconds = 30;
+  // ClientOptions::meta_retry_deadline, in seconds.
+  double meta_wait_seconds = 60;
   // Connections to the meta server (ClientOptions::connections). One is
   // plenty for a command doing one call at a time; `bench` takes more.
   int connections = 1;
@@ -55,6 +57,9 @@ struct ClientFlags {
   int chunks_in_flight = 4;
 };
 void AddClientFlags(CLI::App* command, ClientFlags* flags);
+
+// The client options the flags ask for.
+ClientOptions ClientOptionsOf(const ClientFlags& flags);
 
 // Connects, or prints the error and returns null.
 std::unique_ptr<Client> ConnectOrReport(const ClientFlags& flags);

@@ -197,10 +197,11 @@ Client* Shell::client(bool for_completion) {
   std::unique_ptr<Client>& c = for_completion ? completion_client_ : client_;
   if (c == nullptr) {
     ClientFlags flags = flags_;
-    if (for_completion) flags.timeout_seconds = std::min(flags.timeout_seconds, 3.0);
-    ClientOptions options;
-    options.meta_address = flags.meta;
-    options.timeout = absl::Seconds(flags.timeout_seconds);
+    if (for_completion) {
+      flags.timeout_seconds = std::min(flags.timeout_seconds, 3.0);
+      flags.meta_wait_seconds = std::min(flags.meta_wait_seconds, 3.0);
+    }
+    ClientOptions options = ClientOptionsOf(flags);
     auto connected = Client::Connect(options);
     if (!connected.ok()) {
       if (!for_completion) {

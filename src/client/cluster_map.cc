@@ -75,6 +75,7 @@ std::vector<Replica> MapSnapshot::WriteChain(const ChunkId& id, uint32_t replica
       out.push_back(std::move(r));
     }
   }
+  if (healthy == 0) out.clear();
   return out;
 }
 

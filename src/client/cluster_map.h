@@ -53,7 +53,9 @@ class MapSnapshot {
   std::vector<Replica> Chain(const ChunkId& id) const;
   // Where a write goes: the chain in order, holding at most `replicas`
   // healthy members (a policy may ask for fewer than the map's R) and
-  // every recovering member (they must receive every write).
+  // every recovering member (they must receive every write). Empty when
+  // no healthy member is up: a write held only by recovering members would
+  // be missing on the holders when they return.
   std::vector<Replica> WriteChain(const ChunkId& id, uint32_t replicas) const;
   // Where a read may go: the chain without its recovering members (still
   // catching up, they may miss the chunk).

@@ -1,6 +1,7 @@
 // FileImpl, the read side: slot reads, zero fill, read-ahead (file_impl.h).
 #include <algorithm>
 #include <cstring>
+#include <string>
 
 #include "client/file_impl.h"
 #include "common/errors.h"
@@ -23,6 +24,11 @@ absl::StatusOr<size_t> FileImpl::PreadLocked(uint8_t* buf, size_t n, uint64_t of
         !(open_.has_value() && open_->slot == span.slot)) {
       RETURN_IF_ERROR(RefreshSlots(span.slot, span.slot));
       s = ReadSlot(span, buf + span.buffer, false);
+    }
+    if (ErrcOf(s) == Errc::kNotFound) {
+      // Still listed, yet no holder has it: the data is gone, not the file.
+      return Error(Errc::kIo, "the chunk at offset " + std::to_string(span.slot * chunk_size_) +
+                                  " is missing on every holder (" + std::string(s.message()) + ")");
     }
     RETURN_IF_ERROR(s);
   }

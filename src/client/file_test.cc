@@ -563,5 +563,116 @@ TEST_F(FileTest, PoliciesAndClusterStatus) {
   EXPECT_GT(status->epoch, 0u);
 }
 
+// ---- Riding out a meta restart (client/rpc.h)
+
+// A MetaServer on RocksDB (so a restart keeps the namespace) and three
+// ChunkServers; meta can be stopped and started again on the same port.
+class MetaRestartTest : public FileTest {
+ protected:
+  void SetUp() override {
+    options_ = testing::TestMetaOptions(kServers);
+    options_.store = "rocksdb:" + dir_.Sub("meta");
+    options_.shutdown_grace = absl::Milliseconds(200);
+    auto meta = service::MetaServer::Start(options_);
+    ASSERT_OK(meta);
+    meta_ = std::move(*meta);
+    options_.grpc_listen = meta_->grpc_address();  // the same port after a restart
+    for (int i = 0; i < kServers; ++i) StartServer(i);
+    testing::WaitForFullChains(*meta_, kServers);
+    if (HasFatalFailure()) return;
+    client_ = Connect();
+    ASSERT_OK(client_->Mkdir("/t", 0755));
+  }
+
+  void StopMeta() {
+    ASSERT_OK(meta_->Shutdown());
+    meta_.reset();
+  }
+  void StartMeta() {
+    auto meta = service::MetaServer::Start(options_);
+    ASSERT_OK(meta);
+    meta_ = std::move(*meta);
+  }
+
+  service::MetaServerOptions options_;
+};
+
+TEST_F(MetaRestartTest, CallsWaitForMetaToComeBack) {
+  StopMeta();
+  // Calls made while meta is away wait for it instead of failing.
+  std::atomic<bool> done{false};
+  absl::Status made, created;
+  std::thread caller([&] {
+    made = client_->Mkdir("/t/d", 0755).status();
+    created = client_->Create("/t/d/f", 0644, /*exclusive=*/true).status();
+    done = true;
+  });
+  absl::SleepFor(absl::Milliseconds(1500));
+  EXPECT_FALSE(done.load());
+  StartMeta();
+  caller.join();
+  EXPECT_TRUE(made.ok()) << made;
+  EXPECT_TRUE(created.ok()) << created;
+  auto attr = client_->Stat("/t/d/f");
+  ASSERT_OK(attr);
+  EXPECT_EQ(attr->type, FileType::kRegular);
+}
+
+TEST_F(MetaRestartTest, AnOpenFileCommitsAfterARestart) {
+  const Bytes data = TestBytes(3 * kCs + 100, 7);
+  auto f = client_->Open("/t/f", kOpenWrite | kOpenCreate);
+  ASSERT_OK(f);
+  ASSERT_OK((*f)->Write(data.data(), data.size()));
+  StopMeta();
+  std::thread restart([&] {
+    absl::SleepFor(absl::Seconds(1));
+    StartMeta();
+  });
+  absl::Status closed = (*f)->Close();  // uploads, then commits once meta is back
+  restart.join();
+  ASSERT_OK(closed);
+  auto back = Get(*client_, "/t/f");
+  ASSERT_OK(back);
+  EXPECT_TRUE(*back == data);
+}
+
+TEST_F(MetaRestartTest, GivesUpAtTheDeadline) {
+  ClientOptions o;
+  o.meta_address = meta_->grpc_address();
+  o.meta_retry_deadline = absl::Seconds(1);
+  auto c = Client::Connect(o);
+  ASSERT_OK(c);
+  ASSERT_OK((*c)->Stat("/t"));
+  StopMeta();
+  const absl::Time start = absl::Now();
+  auto attr = (*c)->Stat("/t");
+  EXPECT_EQ(ErrcOf(attr.status()), Errc::kUnavailable) << attr.status();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(900));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // Without a retry deadline a call fails at once.
+  o.meta_retry_deadline = absl::ZeroDuration();
+  auto once = Client::Connect(o);
+  ASSERT_OK(once);
+  const absl::Time again = absl::Now();
+  EXPECT_EQ(ErrcOf((*once)->Stat("/t").status()), Errc::kUnavailable);
+  EXPECT_LT(absl::Now() - again, absl::Seconds(1));
+}
+
+TEST(MetaConnectTest, AClientThatNeverReachedMetaGivesUpSoon) {
+  ClientOptions o;
+  o.meta_address = "127.0.0.1:1";  // nothing listens there
+  o.meta_connect_deadline = absl::Milliseconds(700);
+  auto c = Client::Connect(o);
+  ASSERT_OK(c);
+  const absl::Time start = absl::Now();
+  auto attr = (*c)->Stat("/");
+  EXPECT_EQ(ErrcOf(attr.status()), Errc::kUnavailable) << attr.status();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(600));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  // A negative deadline is refused.
+  o.meta_retry_deadline = absl::Seconds(-1);
+  EXPECT_EQ(ErrcOf(Client::Connect(o).status()), Errc::kInvalid);
+}
+
 }  // namespace
 }  // namespace cairn

@@ -178,6 +178,56 @@ TEST_F(FsckTest, ChunkWithoutAGoodCopyIsLostAndNamed) {
   EXPECT_EQ(r.repaired_copies, 0u);
 }
 
+TEST_F(FsckTest, SeesChunksPastTheFirstPageOfAHugeSparseFile) {
+  // More slots than one GetChunks reply carries (meta::kMaxChunksPerReply):
+  // FileChunks and fsck page on, or slot 70000 would look like a hole.
+  constexpr uint64_t kFar = 70000;
+  {
+    auto f = client_->Open("/t/sparse", kOpenWrite | kOpenCreate);
+    ASSERT_TRUE(f.ok()) << f.status();
+    const uint8_t x = 0x5a;
+    ASSERT_TRUE((*f)->Pwrite(&x, 1, 0).ok());
+    ASSERT_TRUE((*f)->Pwrite(&x, 1, kFar * kCs).ok());
+    ASSERT_TRUE((*f)->Close().ok());
+  }
+  auto info = client_->FileChunks("/t/sparse");
+  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_EQ(info->slots.size(), kFar + 1);
+  const SlotChunk& far = info->slots[kFar];
+  EXPECT_EQ(far.offset, kFar * kCs);
+  EXPECT_EQ(far.length, 1u);
+  ASSERT_FALSE(far.id.empty());
+  ASSERT_EQ(far.chain.size(), static_cast<size_t>(kServers));
+
+  FsckOptions o;
+  o.path = "/t/sparse";
+  FsckReport r = Run(o);
+  EXPECT_TRUE(r.whole());
+  EXPECT_EQ(r.chunks, 2u);
+  ASSERT_TRUE(Holder(far, 0)->store()->Delete(*ChunkId::Parse(far.id)).ok());
+  r = Run(o);
+  EXPECT_EQ(r.missing_copies, 1u);
+  ASSERT_EQ(r.issues.size(), 1u);
+  EXPECT_EQ(r.issues[0].offset, kFar * kCs);
+}
+
+TEST_F(FsckTest, ReadOfAChunkGoneFromEveryHolderIsAnIoErrorNotAMissingFile) {
+  Put("/t/gone", 2 * kCs, 5);
+  auto info = client_->FileChunks("/t/gone");
+  ASSERT_TRUE(info.ok()) << info.status();
+  const SlotChunk& slot = info->slots[1];
+  for (size_t m = 0; m < slot.chain.size(); ++m) {
+    ASSERT_TRUE(Holder(slot, m)->store()->Delete(*ChunkId::Parse(slot.id)).ok());
+  }
+  auto f = client_->Open("/t/gone", kOpenRead);
+  ASSERT_TRUE(f.ok()) << f.status();
+  std::vector<uint8_t> buf(kCs);
+  EXPECT_TRUE((*f)->Pread(buf.data(), buf.size(), 0).ok());
+  absl::StatusOr<size_t> n = (*f)->Pread(buf.data(), buf.size(), kCs);
+  EXPECT_EQ(ErrcOf(n.status()), Errc::kIo) << n.status();
+  EXPECT_TRUE(client_->Stat("/t/gone").ok());
+}
+
 TEST_F(FsckTest, BadArguments) {
   FsckOptions o;
   o.path = "/nope";

@@ -1,5 +1,6 @@
 // MetaClient: the Client implementation over the cairn.proto.Meta gRPC
-// service. One channel and one stub per client, shared by every thread.
+// service. One channel and one stub per client, shared by every thread;
+// client/rpc.h repeats calls across a meta restart.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -27,6 +28,14 @@ using client::SplitParent;
 
 void SetPath(proto::Ref* ref, std::string_view path) { ref->set_path(std::string(path)); }
 
+client::RpcOptions RpcOptionsOf(const ClientOptions& o) {
+  client::RpcOptions r;
+  r.timeout = o.timeout;
+  r.retry_deadline = o.meta_retry_deadline;
+  r.connect_deadline = o.meta_connect_deadline;
+  return r;
+}
+
 // The root has no parent entry: operations that name an entry get the
 // error Linux gives for "/".
 absl::Status RootError(Errc code, std::string_view op) {
@@ -36,7 +45,7 @@ absl::Status RootError(Errc code, std::string_view op) {
 class MetaClient final : public Client {
  public:
   MetaClient(const ClientOptions& options, std::vector<std::shared_ptr<grpc::Channel>> channels)
-      : options_(options), rpc_(channels, options.timeout), data_(options, &rpc_) {}
+      : options_(options), rpc_(channels, RpcOptionsOf(options)), data_(options, &rpc_) {}
 
   absl::StatusOr<Attr> Stat(std::string_view path) override {
     RETURN_IF_ERROR(client::CheckPath(path));
@@ -408,13 +417,17 @@ std::string_view NodeStateName(NodeState state) {
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   if (options.meta_address.empty()) return Invalid("empty meta server address");
   if (options.timeout <= absl::ZeroDuration()) return Invalid("timeout must be positive");
+  if (options.meta_retry_deadline < absl::ZeroDuration() ||
+      options.meta_connect_deadline < absl::ZeroDuration()) {
+    return Invalid("meta_retry_deadline and meta_connect_deadline must not be negative");
+  }
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(64 << 20);
-  // Calls fail fast with kUnavailable while the server is down (no
-  // wait-for-ready); short back-off so the channel reconnects soon after
-  // the server is back.
+  // While the server is down calls wait for the channel (client/rpc.h)
+  // up to ClientOptions::meta_retry_deadline; a short reconnect back-off
+  // finds the server soon after it is back.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   if (options.connections < 1 || options.connections > 64) {
     return Invalid("connections must be 1..64");
   }

@@ -1,13 +1,111 @@
 #include "client/rpc.h"
 
+#include <algorithm>
+#include <random>
+#include <string>
+
+#include "absl/time/clock.h"
+#include "common/errors.h"
+
 namespace cairn::client {
+namespace {
+
+constexpr absl::Duration kFirstBackoff = absl::Milliseconds(50);
+constexpr absl::Duration kMaxBackoff = absl::Seconds(1);
+
+uint64_t RandomClientId() {
+  std::random_device rd;
+  uint64_t id = 0;
+  while (id == 0) id = (uint64_t{rd()} << 32) ^ rd();
+  return id;
+}
+
+// A status gRPC made itself because the call got no answer: meta was not
+// reachable, the connection dropped (UNAVAILABLE; CANCELLED when the
+// server went away mid-call), or the attempt's deadline passed. The call
+// may or may not have been applied.
+bool NoAnswer(const grpc::Status& status, const grpc::ClientContext& ctx) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+      break;
+    default:
+      return false;
+  }
+  return ctx.GetServerTrailingMetadata().count(service::kErrcTrailer) == 0;
+}
+
+std::string Seconds(absl::Duration d) {
+  return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(100)));
+}
+
+}  // namespace
 
 Rpc::Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, absl::Duration timeout)
-    : timeout_(timeout) {
+    : Rpc(channels, RpcOptions{timeout, absl::ZeroDuration(), absl::ZeroDuration()}) {}
+
+Rpc::Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, const RpcOptions& options)
+    : options_(options), channels_(channels), client_id_(RandomClientId()) {
   for (const auto& channel : channels) {
     meta_.push_back(proto::Meta::NewStub(channel));
     cluster_.push_back(proto::Cluster::NewStub(channel));
   }
+}
+
+Rpc::Attempts::Attempts(Rpc* rpc, size_t channel, bool repeat)
+    : rpc_(rpc),
+      channel_(channel),
+      start_(absl::Now()),
+      window_(absl::ZeroDuration()),
+      backoff_(kFirstBackoff) {
+  const RpcOptions& o = rpc->options_;
+  if (repeat) {
+    window_ = rpc->reached_.load(std::memory_order_relaxed)
+                  ? o.retry_deadline
+                  : std::min({o.connect_deadline, o.timeout, o.retry_deadline});
+  }
+  end_ = start_ + window_;
+}
+
+void Rpc::Attempts::Prepare(grpc::ClientContext* ctx) const {
+  absl::Time deadline = absl::Now() + rpc_->options_.timeout;
+  if (window_ > absl::ZeroDuration()) {
+    deadline = std::min(deadline, end_);
+    // Queue the call until the channel connects instead of failing at
+    // once while meta is away.
+    ctx->set_wait_for_ready(true);
+  }
+  ctx->set_deadline(absl::ToChronoTime(deadline));
+}
+
+bool Rpc::Attempts::Again(const grpc::Status& status, const grpc::ClientContext& ctx,
+                          absl::Status* result) {
+  *result = service::FromGrpcStatus(status, ctx);
+  if (!NoAnswer(status, ctx)) {
+    rpc_->reached_.store(true, std::memory_order_relaxed);
+    return false;
+  }
+  if (window_ <= absl::ZeroDuration()) return false;
+  const absl::Time now = absl::Now();
+  if (now >= end_) {
+    *result = GiveUp(*result);
+    return false;
+  }
+  absl::SleepFor(std::min(backoff_, end_ - now));
+  backoff_ = std::min(backoff_ * 2, kMaxBackoff);
+  return true;
+}
+
+absl::Status Rpc::Attempts::GiveUp(const absl::Status& last) const {
+  const grpc_connectivity_state state = rpc_->channels_[channel_]->GetState(false);
+  const std::string waited = Seconds(absl::Now() - start_);
+  if (state != GRPC_CHANNEL_READY || ErrcOf(last) == Errc::kUnavailable) {
+    return Error(Errc::kUnavailable,
+                 "no answer from meta for " + waited + " (" + std::string(last.message()) + ")");
+  }
+  return Error(ErrcOf(last), "no answer from meta for " + waited +
+                                 ", the last attempt: " + std::string(last.message()));
 }
 
 }  // namespace cairn::client

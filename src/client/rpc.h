@@ -3,6 +3,23 @@
 // per-call deadline and the typed status rebuilt from the "cairn-errc"
 // trailer (service/grpc_status.h).
 //
+// Riding out a meta restart (docs/durability.md): with a retry deadline, a
+// call that cannot reach meta waits for the channel to connect (gRPC's
+// wait-for-ready; the channel reconnects with back-off), and a call cut
+// off without an answer (the connection dropped, or the per-attempt
+// timeout passed) is sent again, with back-off, until the deadline.
+// Repeating is safe because
+//  - every mutating Meta request (one with a `request_id` field) is
+//    stamped once with this client's random id and a fresh sequence
+//    number, and every copy carries the same id: meta applies it once and
+//    answers a repeat with the recorded outcome (docs/metadata.md,
+//    "Repeated requests");
+//  - every other Meta call only reads (or, Fsync, only makes durable);
+//  - of the Cluster calls only GetClusterMap (a read) is repeated; the
+//    reports (ReportNodeFailure, ReportBadChunk, ...) are hints sent once.
+// A call answered by meta, with success or a typed error, is never
+// repeated.
+//
 // Thread-safety: thread-safe; calls from many threads share the channels
 // (taken in turn when there are several).
 #pragma once
@@ -10,6 +27,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <type_traits>
 #include <vector>
 
 #include <grpcpp/grpcpp.h>
@@ -22,19 +40,44 @@
 
 namespace cairn::client {
 
+struct RpcOptions {
+  // Deadline of each attempt of a call.
+  absl::Duration timeout = absl::Seconds(30);
+  // Bound on a call with all its attempts once meta has answered this
+  // client once (ClientOptions::meta_retry_deadline). Zero: one attempt,
+  // failing at once while meta cannot be reached.
+  absl::Duration retry_deadline = absl::ZeroDuration();
+  // Bound before meta has ever answered (ClientOptions::
+  // meta_connect_deadline), also capped by `timeout` and retry_deadline:
+  // a wrong address is reported soon.
+  absl::Duration connect_deadline = absl::ZeroDuration();
+};
+
 class Rpc {
  public:
   using MetaStub = proto::Meta::Stub;
   using ClusterStub = proto::Cluster::Stub;
 
-  // One Meta and one Cluster stub per channel; `timeout` bounds each call.
+  // One Meta and one Cluster stub per channel; `timeout` bounds each call,
+  // which is tried once.
   Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, absl::Duration timeout);
+  Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, const RpcOptions& options);
 
-  // One unary call of the Meta service.
+  // One unary call of the Meta service. A mutating request is sent with a
+  // request id (unless it carries one already).
   template <typename Req, typename Reply>
   absl::Status Meta(grpc::Status (MetaStub::*method)(grpc::ClientContext*, const Req&, Reply*),
                     const Req& req, Reply* reply) {
-    return Invoke(*meta_[Next()], method, req, reply);
+    const size_t i = Next();
+    if constexpr (requires(Req & r) { r.mutable_request_id(); }) {
+      if (!req.has_request_id()) {
+        Req stamped = req;
+        stamped.mutable_request_id()->set_client(client_id_);
+        stamped.mutable_request_id()->set_seq(next_seq_.fetch_add(1, std::memory_order_relaxed));
+        return Invoke(*meta_[i], i, /*repeat=*/true, method, stamped, reply);
+      }
+    }
+    return Invoke(*meta_[i], i, /*repeat=*/true, method, req, reply);
   }
 
   // One unary call of the Cluster service.
@@ -42,31 +85,66 @@ class Rpc {
   absl::Status Cluster(grpc::Status (ClusterStub::*method)(grpc::ClientContext*, const Req&,
                                                            Reply*),
                        const Req& req, Reply* reply) {
-    return Invoke(*cluster_[Next()], method, req, reply);
+    const size_t i = Next();
+    constexpr bool kRepeat = std::is_same_v<Req, proto::GetClusterMapRequest>;
+    return Invoke(*cluster_[i], i, kRepeat, method, req, reply);
   }
 
-  absl::Duration timeout() const { return timeout_; }
+  absl::Duration timeout() const { return options_.timeout; }
+  // The random id this client's mutating requests carry (never 0).
+  uint64_t client_id() const { return client_id_; }
 
  private:
+  // The attempts of one call: deadlines, when to repeat, back-off, and
+  // the status to give up with (rpc.cc).
+  class Attempts {
+   public:
+    Attempts(Rpc* rpc, size_t channel, bool repeat);
+    // Sets the deadline (and wait-for-ready) of the next attempt.
+    void Prepare(grpc::ClientContext* ctx) const;
+    // After an attempt: true to make another one (after a back-off sleep),
+    // false with the call's outcome in *result.
+    bool Again(const grpc::Status& status, const grpc::ClientContext& ctx, absl::Status* result);
+
+   private:
+    absl::Status GiveUp(const absl::Status& last) const;
+
+    Rpc* const rpc_;
+    const size_t channel_;
+    const absl::Time start_;
+    absl::Duration window_;  // zero: a single attempt
+    absl::Time end_;
+    absl::Duration backoff_;
+  };
+
   size_t Next() {
     return meta_.size() == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed) % meta_.size();
   }
 
   template <typename Stub, typename Req, typename Reply>
-  absl::Status Invoke(Stub& stub,
+  absl::Status Invoke(Stub& stub, size_t channel, bool repeat,
                       grpc::Status (Stub::*method)(grpc::ClientContext*, const Req&, Reply*),
                       const Req& req, Reply* reply) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + absl::ToChronoNanoseconds(timeout_));
-    grpc::Status status = (stub.*method)(&ctx, req, reply);
-    if (status.ok()) return absl::OkStatus();
-    return service::FromGrpcStatus(status, ctx);
+    Attempts attempts(this, channel, repeat);
+    for (;;) {
+      grpc::ClientContext ctx;
+      attempts.Prepare(&ctx);
+      reply->Clear();
+      grpc::Status status = (stub.*method)(&ctx, req, reply);
+      absl::Status result;
+      if (!attempts.Again(status, ctx, &result)) return result;
+    }
   }
 
-  const absl::Duration timeout_;
+  const RpcOptions options_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
   std::vector<std::unique_ptr<MetaStub>> meta_;
   std::vector<std::unique_ptr<ClusterStub>> cluster_;
   std::atomic<uint64_t> next_{0};
+  const uint64_t client_id_;
+  std::atomic<uint64_t> next_seq_{1};
+  // Meta has answered a call of this client (success or a typed error).
+  std::atomic<bool> reached_{false};
 };
 
 }  // namespace cairn::client

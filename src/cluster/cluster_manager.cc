@@ -22,7 +22,8 @@ absl::Status Corrupt(std::string_view what) {
 
 proto::ClusterMap StoredMap(uint64_t epoch, uint32_t pg_count, uint32_t replicas,
                             const std::vector<Chain>& chains,
-                            const std::vector<std::vector<NodeId>>& recovering) {
+                            const std::vector<std::vector<NodeId>>& recovering,
+                            const std::vector<std::vector<NodeId>>& last_healthy) {
   proto::ClusterMap map;
   map.set_epoch(epoch);
   map.set_pg_count(pg_count);
@@ -34,12 +35,19 @@ proto::ClusterMap StoredMap(uint64_t epoch, uint32_t pg_count, uint32_t replicas
     if (pg < recovering.size()) {
       for (NodeId n : recovering[pg]) c->add_recovering(n.value());
     }
+    if (pg < last_healthy.size()) {
+      for (NodeId n : last_healthy[pg]) c->add_last_healthy(n.value());
+    }
   }
   return map;
 }
 
 bool InService(const proto::NodeInfo& info) {
   return info.state() == proto::NODE_UP || info.state() == proto::NODE_DRAINING;
+}
+
+bool Has(const std::vector<NodeId>& ids, NodeId node) {
+  return std::find(ids.begin(), ids.end(), node) != ids.end();
 }
 
 }  // namespace
@@ -70,8 +78,10 @@ absl::StatusOr<std::unique_ptr<ClusterManager>> ClusterManager::Open(store::KvSt
           out.state.next_node_id = 1;
           out.state.chains.assign(out.pg_count, Chain());
           out.state.recovering.assign(out.pg_count, {});
+          out.state.last_healthy.assign(out.pg_count, {});
           txn.Put(keys::Cluster(keys::kClusterMap),
-                  StoredMap(1, out.pg_count, out.replicas, out.state.chains, out.state.recovering)
+                  StoredMap(1, out.pg_count, out.replicas, out.state.chains, out.state.recovering,
+                            out.state.last_healthy)
                       .SerializeAsString());
           txn.Put(keys::Cluster(keys::kNextNodeId), keys::EncodeU64(1));
           return out;
@@ -87,6 +97,7 @@ absl::StatusOr<std::unique_ptr<ClusterManager>> ClusterManager::Open(store::KvSt
         out.state.epoch = map.epoch();
         out.state.chains.assign(out.pg_count, Chain());
         out.state.recovering.assign(out.pg_count, {});
+        out.state.last_healthy.assign(out.pg_count, {});
         for (const proto::PgChain& c : map.pgs()) {
           if (c.pg() >= out.pg_count) return Corrupt("pg out of range");
           for (uint64_t n : c.nodes()) out.state.chains[c.pg()].push_back(NodeId(n));
@@ -97,6 +108,7 @@ absl::StatusOr<std::unique_ptr<ClusterManager>> ClusterManager::Open(store::KvSt
             out.state.recovering[c.pg()].push_back(NodeId(n));
             out.state.since[{c.pg(), n}] = map.epoch();
           }
+          for (uint64_t n : c.last_healthy()) out.state.last_healthy[c.pg()].push_back(NodeId(n));
         }
         ASSIGN_OR_RETURN(auto next, txn.Get(keys::Cluster(keys::kNextNodeId)));
         if (!next) return Corrupt("next_node missing");
@@ -116,6 +128,8 @@ absl::StatusOr<std::unique_ptr<ClusterManager>> ClusterManager::Open(store::KvSt
             if (!out.state.nodes.count(n)) return Corrupt("chain names an unknown node");
           }
         }
+        // A map stored before last_healthy existed: start from the chains.
+        NoteHealthy(out.state);
         return out;
       }));
 
@@ -189,13 +203,35 @@ size_t ClusterManager::HealthyCount(const State& s, uint32_t pg) {
   return s.chains[pg].size() - s.recovering[pg].size();
 }
 
-void ClusterManager::Join(State& next, uint32_t pg, NodeId node) {
-  const bool has_healthy = HealthyCount(next, pg) > 0;
-  next.chains[pg].push_back(node);
-  if (has_healthy) {
-    next.recovering[pg].push_back(node);
-    next.since[{pg, node.value()}] = next.epoch + 1;  // the epoch Commit gives it
+bool ClusterManager::MayReenter(const State& s, uint32_t pg, NodeId node) {
+  // Empty: the PG never had a healthy member (nothing was written to it),
+  // or a map stored before the set was kept.
+  return s.last_healthy[pg].empty() || Has(s.last_healthy[pg], node);
+}
+
+void ClusterManager::NoteHealthy(State& s) {
+  for (uint32_t pg = 0; pg < s.chains.size(); ++pg) {
+    std::vector<NodeId> healthy;
+    for (NodeId n : s.chains[pg]) {
+      if (!IsRecovering(s, pg, n)) healthy.push_back(n);
+    }
+    if (healthy.empty()) continue;  // keep who held it last
+    std::sort(healthy.begin(), healthy.end());
+    s.last_healthy[pg] = std::move(healthy);
   }
+}
+
+void ClusterManager::Join(State& next, uint32_t pg, NodeId node) {
+  Chain& chain = next.chains[pg];
+  if (HealthyCount(next, pg) == 0 && MayReenter(next, pg, node)) {
+    // A last holder of the PG: healthy, and head (every member present
+    // is recovering and waits to copy from it).
+    chain.insert(chain.begin(), node);
+    return;
+  }
+  chain.push_back(node);
+  next.recovering[pg].push_back(node);
+  next.since[{pg, node.value()}] = next.epoch + 1;  // the epoch Commit gives it
 }
 
 void ClusterManager::Leave(State& next, uint32_t pg, NodeId node) {
@@ -232,6 +268,7 @@ void ClusterManager::MarkUp(State& next, NodeId node) const {
   bool never_placed = preferred.empty() && std::all_of(next.chains.begin(), next.chains.end(),
                                                        [](const Chain& c) { return c.empty(); });
   for (const auto& [id, n] : next.nodes) never_placed = never_placed && n.record.left_pgs().empty();
+  for (const auto& last : next.last_healthy) never_placed = never_placed && last.empty();
   std::vector<PlacementNode> nodes = PlacementNodes(next);
   if (never_placed) {
     size_t up =
@@ -239,7 +276,15 @@ void ClusterManager::MarkUp(State& next, NodeId node) const {
     if (up >= options_.bootstrap_nodes) next.chains = ComputeChains(nodes, pg_count_, replicas_);
     return;
   }
-  // AddNode appends; recovering unless nobody else there is healthy.
+  // A last holder of a PG that has no healthy member rejoins it, even
+  // when the chain is full of members waiting to copy from it.
+  for (uint32_t pg = 0; pg < pg_count_; ++pg) {
+    const Chain& chain = next.chains[pg];
+    if (HealthyCount(next, pg) == 0 && Has(next.last_healthy[pg], node) && !Has(chain, node)) {
+      Join(next, pg, node);
+    }
+  }
+  // AddNode appends; recovering unless it is a last holder of an empty PG.
   std::vector<Chain> before = next.chains;
   for (uint32_t pg : AddNode(next.chains, nodes, node, replicas_, preferred)) {
     next.chains[pg] = before[pg];
@@ -251,8 +296,10 @@ absl::Status ClusterManager::Commit(State next, const std::vector<NodeId>& chang
                                     const std::vector<NodeId>& removed) {
   const uint64_t expected = state_.epoch;
   next.epoch = expected + 1;
+  NoteHealthy(next);
   std::string map =
-      StoredMap(next.epoch, pg_count_, replicas_, next.chains, next.recovering).SerializeAsString();
+      StoredMap(next.epoch, pg_count_, replicas_, next.chains, next.recovering, next.last_healthy)
+          .SerializeAsString();
   std::vector<std::pair<std::string, std::string>> records;
   for (NodeId id : changed) {
     records.emplace_back(keys::Node(id), next.nodes.at(id).record.SerializeAsString());
@@ -461,11 +508,15 @@ bool ClusterManager::Trim(State& next, uint32_t pg) const {
   bool changed = false;
   while (HealthyCount(next, pg) > replicas_) {
     // Drop a draining member first, else the healthy member with the most
-    // memberships per unit of capacity (a move's source), never the
-    // recovering ones; ties keep the earlier (head side) member.
+    // healthy memberships per unit of capacity (a move's source), never the
+    // recovering ones. Counted as Rebalance counts them (recovering
+    // memberships left out), and ties drop the earlier (head side) member:
+    // a move's target just recovered sits behind its source, and dropping
+    // it would only start the same move again.
     std::map<NodeId, uint32_t> members;
-    for (const Chain& c : next.chains)
-      for (NodeId n : c) ++members[n];
+    for (uint32_t p = 0; p < pg_count_; ++p)
+      for (NodeId n : next.chains[p])
+        if (!IsRecovering(next, p, n)) ++members[n];
     NodeId victim;
     std::tuple<bool, double> best_key{false, 0.0};
     for (NodeId n : next.chains[pg]) {
@@ -473,7 +524,7 @@ bool ClusterManager::Trim(State& next, uint32_t pg) const {
       const proto::NodeInfo& info = next.nodes.at(n).record.info();
       const double cap = static_cast<double>(std::max<uint64_t>(info.capacity_bytes(), 1));
       auto key = std::make_tuple(info.state() == proto::NODE_DRAINING, members[n] / cap);
-      if (!victim.valid() || key >= best_key) {
+      if (!victim.valid() || key > best_key) {
         victim = n;
         best_key = key;
       }
@@ -599,6 +650,11 @@ absl::StatusOr<uint64_t> ClusterManager::PgRecovered(NodeId node, uint32_t pg, u
     return Invalid("node " + node.ToString() + " is not a member of pg " + std::to_string(pg));
   }
   if (!IsRecovering(state_, pg, node)) return state_.epoch;  // a retried claim
+  if (HealthyCount(state_, pg) == 0) {
+    return Error(Errc::kBusy, "pg " + std::to_string(pg) +
+                                  " has no healthy member to have copied from: it recovers once "
+                                  "one of its last holders returns");
+  }
   const uint64_t since = state_.since.at({pg, node.value()});
   if (epoch < since) {
     return Error(Errc::kStaleEpoch, "node " + node.ToString() + " became recovering in pg " +
@@ -670,6 +726,17 @@ absl::StatusOr<uint64_t> ClusterManager::Remove(NodeId node) {
                                     std::to_string(pg) + " (no healthy member left)");
     }
   }
+  // OUT forgets left_pgs; the last healthy members are kept until the PG
+  // has R healthy members again.
+  for (uint32_t pg = 0; pg < pg_count_; ++pg) {
+    const size_t healthy = HealthyCount(state_, pg);
+    if (healthy < replicas_ && Has(state_.last_healthy[pg], node)) {
+      return Error(Errc::kBusy, "node " + node.ToString() + " may hold the only copy of pg " +
+                                    std::to_string(pg) + " (one of its last healthy members; " +
+                                    std::to_string(healthy) + " of " + std::to_string(replicas_) +
+                                    " healthy now)");
+    }
+  }
   State next = state_;
   next.nodes.erase(node);
   RETURN_IF_ERROR(Commit(std::move(next), {}, {node}));
@@ -692,6 +759,12 @@ absl::StatusOr<ChainView> ClusterManager::ChainFor(const ChunkId& id) const {
                                          " has no up chunk server (epoch " +
                                          std::to_string(state_.epoch) + ")");
   }
+  if (HealthyCount(state_, view.pg.value()) == 0) {
+    return Error(Errc::kUnavailable, "placement group " + std::to_string(view.pg.value()) +
+                                         " has no healthy member; it waits for one of its last "
+                                         "holders (epoch " +
+                                         std::to_string(state_.epoch) + ")");
+  }
   for (NodeId n : chain) {
     view.members.push_back(ChainMember{n, state_.nodes.at(n).record.info().data_address(),
                                        IsRecovering(state_, view.pg.value(), n)});
@@ -701,8 +774,8 @@ absl::StatusOr<ChainView> ClusterManager::ChainFor(const ChunkId& id) const {
 
 proto::ClusterMap ClusterManager::Map() const {
   absl::ReaderMutexLock lock(&mu_);
-  proto::ClusterMap map =
-      StoredMap(state_.epoch, pg_count_, replicas_, state_.chains, state_.recovering);
+  proto::ClusterMap map = StoredMap(state_.epoch, pg_count_, replicas_, state_.chains,
+                                    state_.recovering, state_.last_healthy);
   for (const auto& [id, node] : state_.nodes) {
     proto::NodeInfo* info = map.add_nodes();
     *info = node.record.info();

@@ -9,11 +9,13 @@
 // `out_after` it is OUT and its PGs get new members. A member that joins
 // a chain holding data (a node back from DOWN, a replacement, a drain or
 // rebalance target) is *recovering* until its chunk server reports the
-// backfill done (PgRecovered); extra healthy members (a draining node, a
-// move's source) leave only once the chain has R healthy members without
-// them. Every change of the map bumps the epoch by exactly one (several
-// nodes found late in one Tick are one change). docs/cluster.md has the
-// whole story.
+// backfill done (PgRecovered). Per PG the map keeps its last healthy
+// members: when every member is gone, only one of them may re-enter the
+// chain as healthy (anyone else joins as recovering and waits for one).
+// Extra healthy members (a draining node, a move's source) leave only
+// once the chain has R healthy members without them. Every change of the
+// map bumps the epoch by exactly one (several nodes found late in one
+// Tick are one change). docs/cluster.md has the whole story.
 //
 // Ownership and thread-safety: borrows `store` and `clock`, which must
 // outlive it. Thread-safe. Start() runs Tick every `tick_interval` on a
@@ -165,7 +167,8 @@ class ClusterManager {
   // made with a map at `epoch`. Checks: kNotFound (unknown node), kInvalid
   // (bad pg, epoch 0 or newer than meta's, node not a member of the PG),
   // kStaleEpoch (the node became recovering after `epoch`: start again),
-  // kBusy (a chain member has not yet reported `epoch`: retry later).
+  // kBusy (a chain member has not yet reported `epoch`, or the PG has no
+  // healthy member to have copied from: retry later).
   // A claim for a member already healthy succeeds and changes nothing.
   // Returns the epoch after the change.
   absl::StatusOr<uint64_t> PgRecovered(NodeId node, uint32_t pg, uint64_t epoch);
@@ -177,12 +180,14 @@ class ClusterManager {
   absl::StatusOr<uint64_t> Drain(NodeId node);
 
   // Admin: forgets a node (its record and any chain place). kBusy while it
-  // is UP, DRAINING with PGs left, or (DOWN) the last holder of a PG it
-  // left with no healthy member; kNotFound for an unknown node.
+  // is UP, DRAINING with PGs left, (DOWN) the last holder of a PG it left
+  // with no healthy member, or (DOWN or OUT) one of the last healthy
+  // members of a PG with fewer than R healthy members; kNotFound for an
+  // unknown node.
   absl::StatusOr<uint64_t> Remove(NodeId node);
 
   // The chain of the chunk's PG with the data addresses. kUnavailable when
-  // no node is up or the PG has no up member.
+  // no node is up or the PG has no healthy member.
   absl::StatusOr<ChainView> ChainFor(const ChunkId& id) const;
 
   // The current map with every node (heartbeat fields included).
@@ -206,6 +211,9 @@ class ClusterManager {
     std::vector<Chain> chains;
     // Per PG, the members of chains[pg] that are catching up.
     std::vector<std::vector<NodeId>> recovering;
+    // Per PG, the healthy members the last time it had any (sorted; kept
+    // when the PG loses all of them). Stored with the map.
+    std::vector<std::vector<NodeId>> last_healthy;
     // (pg, node) -> epoch at which it became recovering (memory only;
     // after Open, the loaded epoch).
     std::map<std::pair<uint32_t, uint64_t>, uint64_t> since;
@@ -223,10 +231,14 @@ class ClusterManager {
   // Marks `node` UP in `next` and puts it into short chains.
   void MarkUp(State& next, NodeId node) const;
   std::vector<PlacementNode> PlacementNodes(const State& state) const;
-  // Chain edits. Join appends at the tail, recovering unless the chain has
-  // no healthy member (then there is nothing to copy from).
+  // Chain edits. Join appends at the tail as recovering, except a node
+  // that may re-enter a PG with no healthy member (MayReenter: one of its
+  // last healthy members): it becomes a healthy head.
   static bool IsRecovering(const State& s, uint32_t pg, NodeId node);
   static size_t HealthyCount(const State& s, uint32_t pg);
+  static bool MayReenter(const State& s, uint32_t pg, NodeId node);
+  // Sets last_healthy of every PG that has a healthy member to them.
+  static void NoteHealthy(State& s);
   static void Join(State& next, uint32_t pg, NodeId node);
   static void Leave(State& next, uint32_t pg, NodeId node);
   // Tick's repair steps over `next`; each returns true when it changed it.

@@ -67,8 +67,15 @@ class ClusterManagerTest : public StoreFixture {
     return proto::NODE_STATE_UNSPECIFIED;
   }
 
+  // The current map, kept alive until the next call (for range loops).
+  const proto::ClusterMap& MapNow() {
+    snapshot_ = manager_->Map();
+    return snapshot_;
+  }
+
   ManualClock clock_;
   ClusterOptions options_;
+  proto::ClusterMap snapshot_;
   std::unique_ptr<ClusterManager> manager_;
   int addr_ = 0;
 };
@@ -244,12 +251,25 @@ TEST_P(ClusterManagerTest, SeveralLateNodesAreOneChange) {
   clock_.Advance(6 * kSecond);
   ASSERT_TRUE(manager_->Tick().ok());
   EXPECT_EQ(ErrcOf(manager_->ChainFor(ChunkId{5, 5}).status()), Errc::kUnavailable);
-  // One returns: it gets back every chain it left, i.e. all of them.
+  // Node 4 returns: it left before nodes 1 and 2 took the last writes, so
+  // it rejoins every chain it left only as recovering, and the PGs stay
+  // unavailable (nothing healthy to read or to copy from).
   Beat(ids[3]);
-  auto chain = manager_->ChainFor(ChunkId{5, 5});
-  ASSERT_TRUE(chain.ok()) << chain.status();
-  ASSERT_EQ(chain->members.size(), 1u);
-  EXPECT_EQ(chain->members[0].node, ids[3]);
+  EXPECT_EQ(ErrcOf(manager_->ChainFor(ChunkId{5, 5}).status()), Errc::kUnavailable);
+  for (const auto& pg : MapNow().pgs()) {
+    if (pg.nodes().empty()) continue;
+    EXPECT_EQ(pg.recovering_size(), pg.nodes_size()) << pg.pg();
+  }
+  // Node 1 (a last holder) returns: healthy, at the head of its chains.
+  Beat(ids[0]);
+  for (const auto& pg : MapNow().pgs()) {
+    const bool held =
+        std::find(after[pg.pg()].begin(), after[pg.pg()].end(), ids[0]) != after[pg.pg()].end();
+    if (!held) continue;
+    ASSERT_FALSE(pg.nodes().empty());
+    EXPECT_EQ(pg.nodes(0), ids[0].value()) << pg.pg();
+    EXPECT_EQ(std::count(pg.recovering().begin(), pg.recovering().end(), ids[0].value()), 0);
+  }
 }
 
 TEST_P(ClusterManagerTest, ReportNodeFailure) {

@@ -114,8 +114,15 @@ class RecoveryStateTest : public StoreFixture {
     return out;
   }
 
+  // The current map, kept alive until the next call (for range loops).
+  const proto::ClusterMap& MapNow() {
+    snapshot_ = manager_->Map();
+    return snapshot_;
+  }
+
   ManualClock clock_;
   ClusterOptions options_;
+  proto::ClusterMap snapshot_;
   std::unique_ptr<ClusterManager> manager_;
   std::set<NodeId> live_;
   int addr_ = 0;
@@ -329,6 +336,187 @@ TEST_P(RecoveryStateTest, RebalanceOntoNewNodeConvergesBounded) {
   const uint64_t e = manager_->epoch();
   Run(3);
   EXPECT_EQ(manager_->epoch(), e);
+}
+
+bool Contains(const google::protobuf::RepeatedField<uint64_t>& ids, NodeId n) {
+  return std::find(ids.begin(), ids.end(), n.value()) != ids.end();
+}
+
+TEST_P(RecoveryStateTest, ManyMovesOntoOneNodeAreNeverUndone) {
+  // Many moves in flight onto one new node, claims arriving a few at a
+  // time between ticks: a finished move must drop its source, not the new
+  // node (which would start the same move again, forever).
+  ClusterOptions o;
+  o.bootstrap_nodes = 4;
+  o.max_moves = 32;
+  o.max_moves_per_node = 32;
+  o.rebalance_threshold = 0;
+  Open(o);
+  for (int i = 0; i < 4; ++i) Add();
+  Run(2);
+  const NodeId n = Add();
+  std::map<uint32_t, int> claims;  // by PG, the new node's claims
+  for (int round = 0; round < 60; ++round) {
+    Run(1);
+    const Health h = Check();
+    EXPECT_EQ(h.healthy_full, 32);  // never below R healthy
+    if (h.recovering == 0 && round > 0) break;
+    BeatAll();
+    const proto::ClusterMap map = manager_->Map();
+    int claimed = 0;
+    for (const auto& pg : map.pgs()) {
+      if (!Contains(pg.recovering(), n) || claimed == 3) continue;
+      ASSERT_TRUE(manager_->PgRecovered(n, pg.pg(), map.epoch()).ok());
+      ++claims[pg.pg()];
+      ++claimed;
+    }
+  }
+  EXPECT_EQ(Check().recovering, 0);
+  for (const auto& [pg, count] : claims) EXPECT_EQ(count, 1) << "pg " << pg;
+  std::map<NodeId, int> m = Members();
+  for (const auto& [node, count] : m) EXPECT_NEAR(count, 32 * 3 / 5.0, 1.5) << node.value();
+}
+
+// Issue 4, finding 1: a node that never held a PG must not become its
+// healthy member when every holder is gone; only a holder may re-enter an
+// empty chain as healthy, and that knowledge survives a meta restart.
+TEST_P(RecoveryStateTest, EmptyChainJoinerIsRecoveringUntilAHolderReturns) {
+  ClusterOptions o;
+  o.replicas = 2;
+  o.bootstrap_nodes = 2;
+  o.max_moves = 0;
+  Open(o);
+  const NodeId a = Add();
+  const NodeId b = Add();
+  live_.clear();
+  Run(7);  // both down in one tick: every chain is empty
+  ASSERT_EQ(StateOf(a), proto::NODE_DOWN);
+  ASSERT_EQ(StateOf(b), proto::NODE_DOWN);
+  for (const auto& pg : MapNow().pgs()) {
+    ASSERT_EQ(pg.nodes_size(), 0);
+    EXPECT_TRUE(Contains(pg.last_healthy(), a) && Contains(pg.last_healthy(), b)) << pg.pg();
+  }
+  const NodeId c = Add();  // holds nothing
+  proto::ClusterMap map = manager_->Map();
+  for (const auto& pg : map.pgs()) {
+    ASSERT_EQ(pg.nodes_size(), 1) << pg.pg();
+    EXPECT_EQ(pg.recovering_size(), 1) << "pg " << pg.pg() << ": a node with no data is healthy";
+  }
+  EXPECT_EQ(ErrcOf(manager_->ChainFor(ChunkId{5, 5}).status()), Errc::kUnavailable);
+  // Nothing to copy from: a claim is refused.
+  BeatAll();
+  EXPECT_EQ(ErrcOf(manager_->PgRecovered(c, 0, manager_->epoch()).status()), Errc::kBusy);
+
+  // Persisted: after a restart a holder is still told from a stranger.
+  Reopen();
+  for (const auto& pg : MapNow().pgs()) {
+    EXPECT_TRUE(Contains(pg.last_healthy(), a) && Contains(pg.last_healthy(), b)) << pg.pg();
+  }
+  live_.insert(a);
+  BeatAll();  // a holder returns: healthy at the head, c keeps recovering
+  map = manager_->Map();
+  for (const auto& pg : map.pgs()) {
+    ASSERT_EQ(pg.nodes_size(), 2) << pg.pg();
+    EXPECT_EQ(pg.nodes(0), a.value());
+    EXPECT_FALSE(Contains(pg.recovering(), a));
+    EXPECT_TRUE(Contains(pg.recovering(), c));
+  }
+  EXPECT_EQ(RecoverAll(), 32);
+  EXPECT_EQ(Check().healthy_full, 32);
+}
+
+// Finding 2: a stale node (it left before the last writes) that comes
+// back to an empty chain is not its sole healthy member, and the newer
+// holder cannot be removed while it has the only up-to-date copy.
+TEST_P(RecoveryStateTest, StaleNodeIsNotSoleHealthyAndNewerHolderIsKept) {
+  ClusterOptions o;
+  o.replicas = 2;
+  o.bootstrap_nodes = 2;
+  o.max_moves = 0;
+  Open(o);
+  const NodeId a = Add();
+  const NodeId b = Add();
+  live_.erase(b);
+  Run(7);  // b leaves first; a alone takes the writes
+  ASSERT_EQ(StateOf(b), proto::NODE_DOWN);
+  live_.erase(a);
+  Run(7);
+  ASSERT_EQ(StateOf(a), proto::NODE_DOWN);
+  for (const auto& pg : MapNow().pgs()) {
+    EXPECT_TRUE(Contains(pg.last_healthy(), a));
+    EXPECT_FALSE(Contains(pg.last_healthy(), b));
+  }
+  live_.insert(b);
+  BeatAll();  // the stale node is back
+  ASSERT_EQ(StateOf(b), proto::NODE_UP);
+  for (const auto& pg : MapNow().pgs()) {
+    ASSERT_EQ(pg.nodes_size(), 1) << pg.pg();
+    EXPECT_TRUE(Contains(pg.recovering(), b)) << "pg " << pg.pg() << ": stale node is healthy";
+  }
+  // The newer holder has the only up-to-date copy: not removable, DOWN
+  // or OUT (finding 3: OUT forgets left_pgs, the last healthy set stays).
+  auto removed = manager_->Remove(a);
+  EXPECT_EQ(ErrcOf(removed.status()), Errc::kBusy) << removed.status();
+  Run(25);
+  ASSERT_EQ(StateOf(a), proto::NODE_OUT);
+  removed = manager_->Remove(a);
+  EXPECT_EQ(ErrcOf(removed.status()), Errc::kBusy) << removed.status();
+  EXPECT_NE(removed.status().message().find("only"), std::string::npos);
+  for (const auto& pg : MapNow().pgs()) {
+    EXPECT_EQ(pg.nodes_size() - pg.recovering_size(), 0) << pg.pg();
+  }
+  // The holder returns (from OUT): healthy where it was the last holder,
+  // at the head, ahead of the member that waited for it.
+  live_.insert(a);
+  BeatAll();
+  for (const auto& pg : MapNow().pgs()) {
+    ASSERT_FALSE(pg.nodes().empty());
+    EXPECT_EQ(pg.nodes(0), a.value()) << pg.pg();
+    EXPECT_FALSE(Contains(pg.recovering(), a));
+  }
+  RecoverAll();
+  EXPECT_EQ(Check().healthy_full, 32);
+  EXPECT_EQ(Check().recovering, 0);
+}
+
+// Finding 3: an OUT node whose PGs were given new (recovering) members
+// may still hold the only copy; it can be removed once its PGs have R
+// healthy members again.
+TEST_P(RecoveryStateTest, RemoveOfOutNodeWaitsUntilItsPgsAreHealthyAgain) {
+  ClusterOptions o;
+  o.replicas = 1;
+  o.bootstrap_nodes = 2;
+  o.max_moves = 0;
+  Open(o);
+  const NodeId a = Add();
+  const NodeId b = Add();
+  live_.erase(a);
+  Run(30);
+  ASSERT_EQ(StateOf(a), proto::NODE_OUT);
+  // a's PGs got b, which has nothing to copy from: recovering, not healthy.
+  int waiting = 0;
+  for (const auto& pg : MapNow().pgs()) {
+    if (!Contains(pg.last_healthy(), a)) continue;
+    ++waiting;
+    EXPECT_TRUE(Contains(pg.recovering(), b)) << pg.pg();
+  }
+  ASSERT_GT(waiting, 0);
+  auto removed = manager_->Remove(a);
+  EXPECT_EQ(ErrcOf(removed.status()), Errc::kBusy) << removed.status();
+  // a comes back, b copies from it, a is drained and goes away: now the
+  // PGs have R healthy members without it and it may be forgotten.
+  live_.insert(a);
+  BeatAll();
+  RecoverAll();
+  ASSERT_TRUE(manager_->Drain(a).ok());
+  RecoverAll();
+  EXPECT_EQ(Members().count(a), 0u);
+  live_.erase(a);
+  Run(7);
+  ASSERT_EQ(StateOf(a), proto::NODE_DOWN);
+  removed = manager_->Remove(a);
+  EXPECT_TRUE(removed.ok()) << removed.status();
+  EXPECT_EQ(Check().healthy_full, 32);
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, RecoveryStateTest, ::testing::Values("memory", "rocksdb"));

@@ -24,6 +24,9 @@ absl::Status ValidateGcOptions(const GcOptions& o) {
     return Invalid("gc alarm fraction must be within [0, 1]");
   }
   if (o.max_backoff <= absl::ZeroDuration()) return Invalid("gc max back-off must be positive");
+  if (o.count_settle < absl::ZeroDuration()) {
+    return Invalid("gc queue count settle time must not be negative");
+  }
   return absl::OkStatus();
 }
 
@@ -35,7 +38,7 @@ Collector::Collector(meta::Namespace* ns, MapSource map, ChunkNodes* nodes,
       clock_(clock),
       options_(options),
       queue_gauge_(metrics->GetGauge("cairn_gc_queue_length",
-                                     "Entries in the GC queue (counted at each queue pass).")),
+                                     "Entries in the GC queue (updated at each queue pass).")),
       deleted_queue_(metrics
                          ->CounterFamily("cairn_gc_deleted_chunks_total",
                                          "Chunk copies deleted by GC, by source.", {"source"})
@@ -51,7 +54,8 @@ Collector::Collector(meta::Namespace* ns, MapSource map, ChunkNodes* nodes,
           "cairn_gc_alarm", "1 while GC is stopped by an alarm (cairn admin gc --clear-alarm).")),
       last_reconcile_gauge_(
           metrics->GetGauge("cairn_gc_last_reconcile_timestamp_seconds",
-                            "End of the last complete reconciliation, Unix seconds.")) {}
+                            "End of the last complete reconciliation, Unix seconds.")),
+      queue_count_(ns, options.count_settle, options.reconcile_interval) {}
 
 Collector::~Collector() { Stop(); }
 

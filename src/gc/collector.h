@@ -20,7 +20,7 @@
 // transaction released (docs/metadata.md, "The GC queue").
 //
 // Metrics (on the registry given):
-//   cairn_gc_queue_length                          gauge (entries)
+//   cairn_gc_queue_length                          gauge (entries; QueueCount)
 //   cairn_gc_deleted_chunks_total{source}          counter: queue | orphan
 //   cairn_gc_errors_total                          counter
 //   cairn_gc_alarm                                 gauge 0/1
@@ -49,6 +49,7 @@
 #include "common/clock.h"
 #include "gc.pb.h"
 #include "gc/chunk_nodes.h"
+#include "gc/queue_count.h"
 #include "meta/namespace.h"
 #include "service/metrics.h"
 
@@ -84,6 +85,13 @@ struct GcOptions {
   double alarm_unknown_fraction = 0.1;
   // Longest wait between queue passes after failures (doubling). Default 5 min.
   absl::Duration max_backoff = absl::Minutes(5);
+  // The queue length is kept by reading, at each pass, only the entries
+  // queued within this long before the previous pass, plus a full count
+  // every `reconcile_interval` (docs/gc.md, "Counting the queue"). An entry
+  // whose transaction commits later than this after its queue time is
+  // missing from the count until the next full count. Default 60 s; longer
+  // reads more of the queue at each pass.
+  absl::Duration count_settle = absl::Seconds(60);
 };
 
 // kInvalid for a non-positive interval or reconcile interval, a negative
@@ -120,7 +128,7 @@ class Collector {
   // Returns the alarm reason found ("" if none) in `alarm`.
   absl::Status Reconcile(bool dry_run, uint32_t list_limit, proto::GcReconcileResult* out,
                          std::string* alarm) ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
-  // Counts the queue for the gauge and the status.
+  // Brings the queue length of the gauge and the status up to date.
   absl::Status CountQueue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(run_mu_);
   void RaiseAlarm(const std::string& reason);
   bool Alarmed() const;
@@ -142,6 +150,7 @@ class Collector {
 
   // Serializes passes.
   absl::Mutex run_mu_;
+  QueueCount queue_count_ ABSL_GUARDED_BY(run_mu_);
 
   mutable absl::Mutex mu_;
   proto::GcStatus status_ ABSL_GUARDED_BY(mu_);

@@ -312,6 +312,32 @@ TEST_F(CollectorTest, BatchLimitsEntriesPerPass) {
   EXPECT_EQ(QueueLength(), 0u);
 }
 
+// The queue length in the status and the gauge follows releases and the
+// pass's own removals (kept incrementally, docs/gc.md "Counting the
+// queue") while entries settle, and a stuck entry stays counted.
+TEST_F(CollectorTest, QueueLengthStaysTrueAcrossPasses) {
+  options_.batch = 2;
+  options_.count_settle = absl::Seconds(10);
+  NewCollector();
+  auto release = [&](int i) {
+    File("q" + std::to_string(i), {Id(200 + i), Id(300 + i)});
+    ASSERT_TRUE(ns_->Unlink(meta::Ref::Path("/"), "q" + std::to_string(i)).ok());
+  };
+  for (int i = 0; i < 5; ++i) release(i);
+  nodes_.With(Addr(Chain(Id(200))[0]), [&](auto& n) { n.stuck.insert(Id(200)); });
+  for (int pass = 0; pass < 6; ++pass) {
+    ASSERT_TRUE(Run(proto::GC_PASS_QUEUE).ok());
+    const proto::GcStatus st = gc_->Status();
+    EXPECT_EQ(st.queue_entries(), QueueLength()) << "pass " << pass;
+    EXPECT_EQ(st.queue_chunks(), 2 * QueueLength()) << "pass " << pass;
+    EXPECT_EQ(metrics_.GetGauge("cairn_gc_queue_length", "")->value(),
+              static_cast<int64_t>(QueueLength()));
+    if (pass == 2) release(10);  // released between passes
+    clock_.Advance(7 * kSec);    // entries cross the settle line on the way
+  }
+  EXPECT_EQ(QueueLength(), 1u);  // only the stuck one
+}
+
 TEST_F(CollectorTest, FullPageOfYoungEntriesIsLeftAlone) {
   // A whole page (batch) of entries, none ready yet: the pass must stop at
   // the first young one (it once read past an empty ready list here).

@@ -26,19 +26,11 @@ constexpr uint32_t kQueuePage = 10'000;
 }  // namespace
 
 absl::Status Collector::CountQueue() {
-  uint64_t entries = 0, chunks = 0;
-  std::string after;
-  while (true) {
-    ASSIGN_OR_RETURN(std::vector<meta::GcQueueEntry> page, ns_->ListGcQueue(after, kQueuePage));
-    for (const meta::GcQueueEntry& e : page) chunks += e.entry.chunk_ids_size();
-    entries += page.size();
-    if (page.size() < kQueuePage) break;
-    after = page.back().key;
-  }
-  queue_gauge_->Set(static_cast<int64_t>(entries));
+  ASSIGN_OR_RETURN(QueueCount::Totals totals, queue_count_.Update(clock_->NowNanos()));
+  queue_gauge_->Set(static_cast<int64_t>(totals.entries));
   absl::MutexLock lock(&mu_);
-  status_.set_queue_entries(entries);
-  status_.set_queue_chunks(chunks);
+  status_.set_queue_entries(totals.entries);
+  status_.set_queue_chunks(totals.chunks);
   return absl::OkStatus();
 }
 
@@ -168,7 +160,7 @@ absl::Status Collector::QueuePass(bool dry_run, uint32_t list_limit, proto::GcQu
   out->set_failed(failed + blocked.size());
 
   // 4. Remove the entries whose every chunk every member confirmed.
-  std::vector<std::string> done;
+  std::vector<const meta::GcQueueEntry*> done;
   for (const meta::GcQueueEntry& e : ready) {
     bool confirmed = true;
     for (const std::string& id : e.entry.chunk_ids()) {
@@ -181,16 +173,19 @@ absl::Status Collector::QueuePass(bool dry_run, uint32_t list_limit, proto::GcQu
       }
       if (!confirmed) break;
     }
-    if (confirmed) done.push_back(e.key);
+    if (confirmed) done.push_back(&e);
   }
   for (size_t i = 0; i < done.size(); i += kQueuePage) {
-    std::vector<std::string> part(done.begin() + i,
-                                  done.begin() + std::min(done.size(), i + kQueuePage));
+    const size_t end = std::min(done.size(), i + kQueuePage);
+    std::vector<std::string> part;
+    for (size_t j = i; j < end; ++j) part.push_back(done[j]->key);
     absl::Status removed = ns_->RemoveGcEntries(part);
     if (!removed.ok()) {
+      queue_count_.Reset();  // the removal may have committed all the same
       NoteError("gc queue: removing entries failed: " + std::string(removed.message()));
       return removed;
     }
+    for (size_t j = i; j < end; ++j) queue_count_.Removed(*done[j]);
     out->set_entries_removed(out->entries_removed() + part.size());
   }
   if (deleted > 0 || !done.empty()) {

@@ -94,6 +94,17 @@ std::string GcQueue(int64_t queued_ns, InodeId ino, uint64_t nonce) {
 std::string GcQueueBegin() { return std::string(1, static_cast<char>(Prefix::kGcQueue)); }
 std::string GcQueueEnd() { return PrefixEnd(GcQueueBegin()); }
 
+std::string Request(uint64_t client, uint64_t seq) {
+  std::string key = WithId(Prefix::kRequest, client);
+  AppendU64(key, seq);
+  return key;
+}
+std::string RequestClientEnd(uint64_t client) {
+  return PrefixEnd(WithId(Prefix::kRequest, client));
+}
+std::string RequestBegin() { return std::string(1, static_cast<char>(Prefix::kRequest)); }
+std::string RequestEnd() { return PrefixEnd(RequestBegin()); }
+
 std::string Node(NodeId id) { return WithId(Prefix::kNode, id.value()); }
 std::string NodeBegin() { return std::string(1, static_cast<char>(Prefix::kNode)); }
 std::string NodeEnd() { return PrefixEnd(NodeBegin()); }
@@ -170,6 +181,13 @@ absl::StatusOr<DecodedKey> Decode(std::string_view key) {
       out.prefix = Prefix::kNode;
       out.node = NodeId(ReadU64(rest));
       if (!out.node.valid()) return Malformed("node id 0");
+      return out;
+    case Prefix::kRequest:
+      if (rest.size() != 2 * kIdBytes) return Malformed("request key is not 17 bytes");
+      out.prefix = Prefix::kRequest;
+      out.client = ReadU64(rest);
+      out.seq = ReadU64(rest.substr(kIdBytes));
+      if (out.client == 0) return Malformed("client id 0");
       return out;
     case Prefix::kCluster:
       if (rest.empty()) return Malformed("empty cluster record name");

@@ -22,6 +22,7 @@ enum class Prefix : char {
   kGcQueue = 'Q',  // Q <queued_ns:8> <ino:8> <nonce:8> -> proto::GcEntry
   kNode = 'N',     // N <node:8>                -> proto::NodeRecord (src/cluster)
   kCluster = 'M',  // M <name>                  -> cluster record (docs/metadata.md)
+  kRequest = 'R',  // R <client:8> <seq:8>      -> outcome of an applied request (request_log.h)
 };
 
 std::string Inode(InodeId ino);
@@ -49,6 +50,15 @@ std::string GcQueue(int64_t queued_ns, InodeId ino, uint64_t nonce);
 std::string GcQueueBegin();
 std::string GcQueueEnd();
 
+// Outcomes of applied mutating requests, by the request id a client gave
+// them (docs/metadata.md, "Repeated requests"). A client's records sort by
+// sequence number; [RequestBegin(), RequestEnd()) holds all of them and
+// [Request(c, 0), RequestClientEnd(c)) those of client c.
+std::string Request(uint64_t client, uint64_t seq);
+std::string RequestClientEnd(uint64_t client);
+std::string RequestBegin();
+std::string RequestEnd();
+
 // Cluster keys (src/cluster, docs/cluster.md).
 std::string Node(NodeId id);
 // [NodeBegin(), NodeEnd()) holds exactly the node records.
@@ -72,13 +82,15 @@ struct DecodedKey {
   NodeId node;            // kNode
   int64_t queued_ns = 0;  // kGcQueue
   uint64_t nonce = 0;     // kGcQueue
+  uint64_t client = 0;    // kRequest
+  uint64_t seq = 0;       // kRequest
 };
 // Parses any key built above; a typed error (kInvalid) for anything else,
 // including inode id 0 (also in a GC queue key), node id 0, a directory
 // entry name that fails ValidateName, an xattr name that fails
 // ValidateXattrName, an empty system, counter or cluster record name, and
 // the bare range bounds (DirentBegin, XattrBegin, CounterBegin,
-// GcQueueBegin, NodeBegin).
+// GcQueueBegin, NodeBegin, RequestBegin), and client id 0 in a request key.
 absl::StatusOr<DecodedKey> Decode(std::string_view key);
 
 }  // namespace cairn::meta::keys

@@ -156,9 +156,9 @@ TEST(KeysTest, DecodeRejectsMalformed) {
 
 TEST(KeysTest, DecodeNeverCrashesOnRandomBytes) {
   std::mt19937 rng(1234);
-  const char prefixes[] = {'I', 'D', 'X', 'S', 'C', 'Q', 'N', 'M', 'Z'};
+  const char prefixes[] = {'I', 'D', 'X', 'S', 'C', 'Q', 'N', 'M', 'R', 'Z'};
   for (int i = 0; i < 30000; ++i) {
-    std::string key(1, prefixes[rng() % 9]);
+    std::string key(1, prefixes[rng() % 10]);
     size_t len = rng() % 28;
     for (size_t j = 0; j < len; ++j) key.push_back(static_cast<char>(rng()));
     auto d = Decode(key);
@@ -189,11 +189,34 @@ TEST(KeysTest, DecodeNeverCrashesOnRandomBytes) {
         case Prefix::kCluster:
           EXPECT_EQ(Cluster(d->name), key);
           break;
+        case Prefix::kRequest:
+          EXPECT_EQ(Request(d->client, d->seq), key);
+          break;
       }
     } else {
       EXPECT_EQ(ErrcOf(d.status()), Errc::kInvalid);
     }
   }
+}
+
+TEST(KeysTest, RequestKeysSortByClientThenSeq) {
+  EXPECT_EQ(Request(0x0a, 0x0b), std::string("R\0\0\0\0\0\0\0\x0a\0\0\0\0\0\0\0\x0b", 17));
+  EXPECT_LT(Request(1, ~uint64_t{0}), Request(2, 0));
+  EXPECT_LT(Request(7, 255), Request(7, 256));
+  EXPECT_LT(RequestBegin(), Request(1, 0));
+  EXPECT_LT(Request(~uint64_t{0}, ~uint64_t{0}), RequestEnd());
+  // A client's records lie in [Request(c, 0), RequestClientEnd(c)).
+  EXPECT_LT(Request(7, ~uint64_t{0}), RequestClientEnd(7));
+  EXPECT_LE(RequestClientEnd(7), Request(8, 0));
+  EXPECT_EQ(RequestClientEnd(~uint64_t{0}), RequestEnd());
+  auto d = Decode(Request(3, 9));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->prefix, Prefix::kRequest);
+  EXPECT_EQ(d->client, 3u);
+  EXPECT_EQ(d->seq, 9u);
+  EXPECT_EQ(ErrcOf(Decode(Request(0, 9)).status()), Errc::kInvalid);  // client 0
+  EXPECT_EQ(ErrcOf(Decode(RequestBegin()).status()), Errc::kInvalid);
+  EXPECT_EQ(ErrcOf(Decode(Request(3, 9).substr(0, 16)).status()), Errc::kInvalid);
 }
 
 TEST(KeysTest, DecodeU64) {

@@ -5,8 +5,10 @@
 
 #include <array>
 #include <random>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "common/errors.h"
 #include "common/status_macros.h"
@@ -89,17 +91,63 @@ class Namespace::LockTable {
   std::array<absl::Mutex, kStripes> mu_;
 };
 
+// The request ids being served. A repeat of a request that is still being
+// served (its first copy outlived the client's deadline) waits here for
+// it, then finds its outcome recorded: the two never run side by side.
+class Namespace::RequestGate {
+ public:
+  // Holds `id` (when valid) until destroyed.
+  class Hold {
+   public:
+    Hold(RequestGate* gate, const RequestId& id) : gate_(id.valid() ? gate : nullptr), id_(id) {
+      if (gate_ != nullptr) gate_->Enter(id_);
+    }
+    Hold(const Hold&) = delete;
+    Hold& operator=(const Hold&) = delete;
+    ~Hold() {
+      if (gate_ != nullptr) gate_->Leave(id_);
+    }
+
+   private:
+    RequestGate* const gate_;
+    const RequestId id_;
+  };
+
+ private:
+  void Enter(const RequestId& id) {
+    absl::MutexLock l(&mu_);
+    while (serving_.contains(id)) left_.Wait(&mu_);
+    serving_.insert(id);
+  }
+  void Leave(const RequestId& id) {
+    absl::MutexLock l(&mu_);
+    serving_.erase(id);
+    left_.SignalAll();  // waiters are rare: only repeats of a request being served
+  }
+
+  absl::Mutex mu_;
+  absl::CondVar left_;
+  absl::flat_hash_set<RequestId> serving_ ABSL_GUARDED_BY(mu_);
+};
+
 Namespace::Namespace(store::KvStore* store, const NamespaceOptions& options, Clock* clock)
     : store_(store),
       options_(options),
       clock_(clock),
       allocator_(std::make_unique<InodeAllocator>(store, options.inode_batch, options.retry)),
       locks_(std::make_unique<LockTable>()),
-      gc_nonce_((uint64_t{std::random_device()()} << 32) ^ std::random_device()()) {
+      gc_nonce_((uint64_t{std::random_device()()} << 32) ^ std::random_device()()),
+      gate_(std::make_unique<RequestGate>()) {
   if (options_.readdir_max == 0) options_.readdir_max = 1000;
 }
 
-Namespace::~Namespace() = default;
+Namespace::~Namespace() {
+  {
+    absl::MutexLock l(&sweep_mu_);
+    stopping_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+}
 
 absl::StatusOr<std::unique_ptr<Namespace>> Namespace::Open(store::KvStore* store,
                                                            const NamespaceOptions& options,
@@ -141,7 +189,69 @@ absl::StatusOr<std::unique_ptr<Namespace>> Namespace::Open(store::KvStore* store
     if (!next.has_value()) txn.Put(next_key, keys::EncodeU64(kFirstAllocatedInode));
     return ops::AddFileCount(txn, kRootInode, +1);
   }));
+  if (options.request_sweep_interval > absl::ZeroDuration()) {
+    ns->sweeper_ = std::thread([raw = ns.get()] { raw->SweepLoop(); });
+  }
   return ns;
+}
+
+// ---- Repeated requests ----
+
+template <typename Body>
+absl::StatusOr<proto::InodeRecord> Namespace::Once(const RequestId& request, RequestOp op,
+                                                   Body&& body) {
+  if (!request.valid()) return body();
+  RequestGate::Hold hold(gate_.get(), request);
+  auto recorded = [&]() {
+    return RunRead(*store_,
+                   [&](store::Reader& reader) { return ops::FindOutcome(reader, request, op); });
+  };
+  // Found before resolving anything: a repeat must not depend on paths
+  // that its own first run (or anyone since) may have changed.
+  ASSIGN_OR_RETURN(std::optional<proto::InodeRecord> found, recorded());
+  if (found.has_value()) return std::move(*found);
+  absl::StatusOr<proto::InodeRecord> result = body();
+  if (!result.ok()) {
+    // Another server of a shared store may have applied it meanwhile.
+    absl::StatusOr<std::optional<proto::InodeRecord>> late = recorded();
+    if (late.ok() && late->has_value()) return std::move(**late);
+  }
+  return result;
+}
+
+absl::StatusOr<uint64_t> Namespace::ExpireRequests() {
+  const int64_t cutoff = clock_->NowNanos() - absl::ToInt64Nanoseconds(options_.request_ttl);
+  constexpr size_t kPage = 1000;
+  uint64_t deleted = 0;
+  std::string from;
+  do {
+    ASSIGN_OR_RETURN(ops::ExpiredRequests page, RunRead(*store_, [&](store::Reader& reader) {
+                       return ops::FindExpiredRequests(reader, from, cutoff, kPage);
+                     }));
+    if (!page.keys.empty()) {
+      RETURN_IF_ERROR(store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+        for (const std::string& key : page.keys) txn.Delete(key);
+        return absl::OkStatus();
+      }));
+      deleted += page.keys.size();
+    }
+    from = std::move(page.next);
+  } while (!from.empty());
+  return deleted;
+}
+
+void Namespace::SweepLoop() {
+  for (;;) {
+    {
+      absl::MutexLock l(&sweep_mu_);
+      if (sweep_mu_.AwaitWithTimeout(absl::Condition(&stopping_),
+                                     options_.request_sweep_interval)) {
+        return;
+      }
+    }
+    // A failure (a store error) is retried at the next interval.
+    (void)ExpireRequests();
+  }
 }
 
 absl::StatusOr<InodeId> Namespace::ResolveForWrite(const Ref& ref, bool follow_last) {
@@ -208,30 +318,61 @@ absl::StatusOr<std::vector<std::string>> Namespace::ListXattr(const Ref& target)
 
 // ---- Writes: resolve, lock the modified directories' stripes, RunTxn ----
 
-absl::StatusOr<proto::InodeRecord> Namespace::SetAttr(const Ref& target, const SetAttrArgs& args) {
-  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
-  LockTable::Guard guard;
-  locks_->Lock({ino}, guard);
-  const int64_t now = clock_->NowNanos();
-  const uint64_t nonce = NextGcNonce();
-  return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::SetAttr(txn, now, nonce, ino, args); });
+absl::StatusOr<proto::InodeRecord> Namespace::SetAttr(const Ref& target, const SetAttrArgs& args,
+                                                      const RequestId& request) {
+  constexpr RequestOp kOp = RequestOp::kSetAttr;
+  return Once(request, kOp, [&]() -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+    LockTable::Guard guard;
+    locks_->Lock({ino}, guard);
+    const int64_t now = clock_->NowNanos();
+    const uint64_t nonce = NextGcNonce();
+    return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+      return ops::RunOnce(txn, request, kOp, now,
+                          [&] { return ops::SetAttr(txn, now, nonce, ino, args); });
+    });
+  });
+}
+
+template <typename Make>
+absl::StatusOr<proto::InodeRecord> Namespace::NewEntry(const Ref& parent, uint32_t mode,
+                                                       const Caller& caller,
+                                                       const RequestId& request, RequestOp op,
+                                                       Make&& make) {
+  return Once(request, op, [&]() -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
+    ASSIGN_OR_RETURN(InodeId ino, allocator_->Allocate());
+    LockTable::Guard guard;
+    locks_->Lock({dir}, guard);
+    const ops::NewInode args{ino, mode, caller};
+    const int64_t now = clock_->NowNanos();
+    return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+      return ops::RunOnce(txn, request, op, now, [&] { return make(txn, now, dir, args); });
+    });
+  });
 }
 
 absl::StatusOr<proto::InodeRecord> Namespace::Mkdir(const Ref& parent, std::string_view name,
-                                                    uint32_t mode, const Caller& caller) {
+                                                    uint32_t mode, const Caller& caller,
+                                                    const RequestId& request) {
   RETURN_IF_ERROR(ValidateName(name));
-  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
-  ASSIGN_OR_RETURN(InodeId ino, allocator_->Allocate());
-  LockTable::Guard guard;
-  locks_->Lock({dir}, guard);
-  const ops::NewInode args{ino, mode, caller};
-  const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::Mkdir(txn, now, dir, name, args); });
+  return NewEntry(parent, mode, caller, request, RequestOp::kMkdir,
+                  [&](store::Txn& txn, int64_t now, InodeId dir, const ops::NewInode& args) {
+                    return ops::Mkdir(txn, now, dir, name, args);
+                  });
 }
 
-absl::Status Namespace::Rmdir(const Ref& parent, std::string_view name) {
+absl::Status Namespace::Rmdir(const Ref& parent, std::string_view name, const RequestId& request) {
+  constexpr RequestOp kOp = RequestOp::kRmdir;
+  return Once(request, kOp,
+              [&]() -> absl::StatusOr<proto::InodeRecord> {
+                return RmdirOnce(parent, name, request);
+              })
+      .status();
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::RmdirOnce(const Ref& parent, std::string_view name,
+                                                        const RequestId& request) {
   ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
   if (name.empty() && dir == kRootInode) return Error(Errc::kBusy, "the root cannot be removed");
   RETURN_IF_ERROR(ValidateName(name));
@@ -245,97 +386,127 @@ absl::Status Namespace::Rmdir(const Ref& parent, std::string_view name) {
   LockTable::Guard guard;
   locks_->Lock({dir, child}, guard);
   const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::Rmdir(txn, now, dir, name); });
+  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+    return ops::RunOnce(txn, request, RequestOp::kRmdir, now,
+                        [&] { return ops::Rmdir(txn, now, dir, name); });
+  });
 }
 
 absl::StatusOr<proto::InodeRecord> Namespace::Create(const Ref& parent, std::string_view name,
                                                      uint32_t mode, bool exclusive,
-                                                     const Caller& caller) {
+                                                     const Caller& caller,
+                                                     const RequestId& request) {
   RETURN_IF_ERROR(ValidateName(name));
-  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
-  ASSIGN_OR_RETURN(InodeId ino, allocator_->Allocate());
-  LockTable::Guard guard;
-  locks_->Lock({dir}, guard);
-  const ops::NewInode args{ino, mode, caller};
-  const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
-    return ops::Create(txn, now, dir, name, exclusive, args);
-  });
+  return NewEntry(parent, mode, caller, request, RequestOp::kCreate,
+                  [&](store::Txn& txn, int64_t now, InodeId dir, const ops::NewInode& args) {
+                    return ops::Create(txn, now, dir, name, exclusive, args);
+                  });
 }
 
-absl::Status Namespace::Unlink(const Ref& parent, std::string_view name) {
+absl::Status Namespace::Unlink(const Ref& parent, std::string_view name, const RequestId& request) {
   RETURN_IF_ERROR(ValidateName(name));
-  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
-  LockTable::Guard guard;
-  locks_->Lock({dir}, guard);
-  const int64_t now = clock_->NowNanos();
-  const uint64_t nonce = NextGcNonce();
-  return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::Unlink(txn, now, nonce, dir, name); });
+  constexpr RequestOp kOp = RequestOp::kUnlink;
+  return Once(request, kOp,
+              [&]() -> absl::StatusOr<proto::InodeRecord> {
+                ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
+                LockTable::Guard guard;
+                locks_->Lock({dir}, guard);
+                const int64_t now = clock_->NowNanos();
+                const uint64_t nonce = NextGcNonce();
+                return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+                  return ops::RunOnce(txn, request, kOp, now,
+                                      [&] { return ops::Unlink(txn, now, nonce, dir, name); });
+                });
+              })
+      .status();
 }
 
 absl::Status Namespace::Rename(const Ref& src_parent, std::string_view src_name,
-                               const Ref& dst_parent, std::string_view dst_name, uint32_t flags) {
+                               const Ref& dst_parent, std::string_view dst_name, uint32_t flags,
+                               const RequestId& request) {
   RETURN_IF_ERROR(ValidateName(src_name));
   RETURN_IF_ERROR(ValidateName(dst_name));
-  ASSIGN_OR_RETURN(InodeId src_dir, ResolveForWrite(src_parent, /*follow_last=*/true));
-  ASSIGN_OR_RETURN(InodeId dst_dir, ResolveForWrite(dst_parent, /*follow_last=*/true));
-  LockTable::Guard guard;
-  locks_->Lock({src_dir, dst_dir}, guard);
-  const int64_t now = clock_->NowNanos();
-  const uint64_t nonce = NextGcNonce();
-  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
-    return ops::Rename(txn, now, nonce, src_dir, src_name, dst_dir, dst_name, flags);
-  });
+  constexpr RequestOp kOp = RequestOp::kRename;
+  return Once(
+             request, kOp,
+             [&]() -> absl::StatusOr<proto::InodeRecord> {
+               ASSIGN_OR_RETURN(InodeId src_dir, ResolveForWrite(src_parent, /*follow_last=*/true));
+               ASSIGN_OR_RETURN(InodeId dst_dir, ResolveForWrite(dst_parent, /*follow_last=*/true));
+               LockTable::Guard guard;
+               locks_->Lock({src_dir, dst_dir}, guard);
+               const int64_t now = clock_->NowNanos();
+               const uint64_t nonce = NextGcNonce();
+               return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+                 return ops::RunOnce(txn, request, kOp, now, [&] {
+                   return ops::Rename(txn, now, nonce, src_dir, src_name, dst_dir, dst_name, flags);
+                 });
+               });
+             })
+      .status();
 }
 
 absl::StatusOr<proto::InodeRecord> Namespace::Link(const Ref& target, const Ref& new_parent,
-                                                   std::string_view new_name) {
+                                                   std::string_view new_name,
+                                                   const RequestId& request) {
   RETURN_IF_ERROR(ValidateName(new_name));
-  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
-  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(new_parent, /*follow_last=*/true));
-  LockTable::Guard guard;
-  locks_->Lock({dir}, guard);
-  const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::Link(txn, now, ino, dir, new_name); });
+  constexpr RequestOp kOp = RequestOp::kLink;
+  return Once(request, kOp, [&]() -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+    ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(new_parent, /*follow_last=*/true));
+    LockTable::Guard guard;
+    locks_->Lock({dir}, guard);
+    const int64_t now = clock_->NowNanos();
+    return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+      return ops::RunOnce(txn, request, kOp, now,
+                          [&] { return ops::Link(txn, now, ino, dir, new_name); });
+    });
+  });
 }
 
 absl::StatusOr<proto::InodeRecord> Namespace::Symlink(const Ref& parent, std::string_view name,
-                                                      std::string_view target,
-                                                      const Caller& caller) {
+                                                      std::string_view target, const Caller& caller,
+                                                      const RequestId& request) {
   RETURN_IF_ERROR(ValidateName(name));
   RETURN_IF_ERROR(ValidateSymlinkTarget(target));
-  ASSIGN_OR_RETURN(InodeId dir, ResolveForWrite(parent, /*follow_last=*/true));
-  ASSIGN_OR_RETURN(InodeId ino, allocator_->Allocate());
-  LockTable::Guard guard;
-  locks_->Lock({dir}, guard);
-  const ops::NewInode args{ino, 0777, caller};
-  const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
-    return ops::Symlink(txn, now, dir, name, target, args);
-  });
+  return NewEntry(parent, 0777, caller, request, RequestOp::kSymlink,
+                  [&](store::Txn& txn, int64_t now, InodeId dir, const ops::NewInode& args) {
+                    return ops::Symlink(txn, now, dir, name, target, args);
+                  });
 }
 
 absl::Status Namespace::SetXattr(const Ref& target, std::string_view name, std::string_view value,
-                                 uint32_t flags) {
-  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
-  LockTable::Guard guard;
-  locks_->Lock({ino}, guard);
-  const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
-    return ops::SetXattr(txn, now, ino, name, value, flags);
-  });
+                                 uint32_t flags, const RequestId& request) {
+  constexpr RequestOp kOp = RequestOp::kSetXattr;
+  return Once(request, kOp,
+              [&]() -> absl::StatusOr<proto::InodeRecord> {
+                ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+                LockTable::Guard guard;
+                locks_->Lock({ino}, guard);
+                const int64_t now = clock_->NowNanos();
+                return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+                  return ops::RunOnce(txn, request, kOp, now, [&] {
+                    return ops::SetXattr(txn, now, ino, name, value, flags);
+                  });
+                });
+              })
+      .status();
 }
 
-absl::Status Namespace::RemoveXattr(const Ref& target, std::string_view name) {
-  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
-  LockTable::Guard guard;
-  locks_->Lock({ino}, guard);
-  const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::RemoveXattr(txn, now, ino, name); });
+absl::Status Namespace::RemoveXattr(const Ref& target, std::string_view name,
+                                    const RequestId& request) {
+  constexpr RequestOp kOp = RequestOp::kRemoveXattr;
+  return Once(request, kOp,
+              [&]() -> absl::StatusOr<proto::InodeRecord> {
+                ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/false));
+                LockTable::Guard guard;
+                locks_->Lock({ino}, guard);
+                const int64_t now = clock_->NowNanos();
+                return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+                  return ops::RunOnce(txn, request, kOp, now,
+                                      [&] { return ops::RemoveXattr(txn, now, ino, name); });
+                });
+              })
+      .status();
 }
 
 absl::Status Namespace::Fsync() { return store_->Sync(); }
@@ -351,9 +522,16 @@ absl::StatusOr<FileChunks> Namespace::GetChunks(const Ref& target, uint64_t firs
   });
 }
 
-absl::StatusOr<proto::InodeRecord> Namespace::CommitWrite(InodeId ino,
-                                                          const CommitWriteArgs& args) {
+absl::StatusOr<proto::InodeRecord> Namespace::CommitWrite(InodeId ino, const CommitWriteArgs& args,
+                                                          const RequestId& request) {
   if (!ino.valid()) return Error(Errc::kInvalid, "inode id 0");
+  return Once(request, RequestOp::kCommitWrite,
+              [&] { return CommitWriteOnce(ino, args, request); });
+}
+
+absl::StatusOr<proto::InodeRecord> Namespace::CommitWriteOnce(InodeId ino,
+                                                              const CommitWriteArgs& args,
+                                                              const RequestId& request) {
   LockTable::Guard guard;
   locks_->Lock({ino}, guard);
   const int64_t now = clock_->NowNanos();
@@ -364,7 +542,9 @@ absl::StatusOr<proto::InodeRecord> Namespace::CommitWrite(InodeId ino,
   absl::StatusOr<proto::InodeRecord> result = store::RunTxn(
       *store_, options_.retry, [&](store::Txn& txn) -> absl::StatusOr<proto::InodeRecord> {
         slot_changed = absl::OkStatus();
-        absl::StatusOr<proto::InodeRecord> r = ops::CommitWrite(txn, now, nonce, ino, args);
+        absl::StatusOr<proto::InodeRecord> r =
+            ops::RunOnce(txn, request, RequestOp::kCommitWrite, now,
+                         [&] { return ops::CommitWrite(txn, now, nonce, ino, args); });
         if (!r.ok() && ops::IsSlotChanged(r.status())) {
           slot_changed = r.status();
           return Error(Errc::kCancelled, "not committed");  // not retried, not committed
@@ -376,14 +556,20 @@ absl::StatusOr<proto::InodeRecord> Namespace::CommitWrite(InodeId ino,
 }
 
 absl::StatusOr<proto::InodeRecord> Namespace::SetPolicy(const Ref& target,
-                                                        const proto::StoragePolicy& policy) {
+                                                        const proto::StoragePolicy& policy,
+                                                        const RequestId& request) {
   RETURN_IF_ERROR(ops::CheckPolicy(policy));
-  ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/true));
-  LockTable::Guard guard;
-  locks_->Lock({ino}, guard);
-  const int64_t now = clock_->NowNanos();
-  return store::RunTxn(*store_, options_.retry,
-                       [&](store::Txn& txn) { return ops::SetPolicy(txn, now, ino, policy); });
+  constexpr RequestOp kOp = RequestOp::kSetPolicy;
+  return Once(request, kOp, [&]() -> absl::StatusOr<proto::InodeRecord> {
+    ASSIGN_OR_RETURN(InodeId ino, ResolveForWrite(target, /*follow_last=*/true));
+    LockTable::Guard guard;
+    locks_->Lock({ino}, guard);
+    const int64_t now = clock_->NowNanos();
+    return store::RunTxn(*store_, options_.retry, [&](store::Txn& txn) {
+      return ops::RunOnce(txn, request, kOp, now,
+                          [&] { return ops::SetPolicy(txn, now, ino, policy); });
+    });
+  });
 }
 
 absl::StatusOr<proto::StoragePolicy> Namespace::GetPolicy(const Ref& target) {

@@ -18,10 +18,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/ids.h"
 #include "records.pb.h"
@@ -62,6 +65,41 @@ struct SetAttrArgs {
   std::optional<int64_t> mtime_ns;
 };
 inline constexpr int64_t kTimeNow = -1;
+
+// Names one mutating request of one client, so that the request, sent
+// again after its reply was lost (a timeout, a dropped connection, a meta
+// restart), is applied once: the first time it is applied its outcome is
+// recorded in the same transaction, and a repeat gets that outcome back
+// (docs/metadata.md, "Repeated requests"). A client draws `client` at
+// random (never 0) and numbers its requests; the default, client 0, names
+// no request (nothing is recorded).
+struct RequestId {
+  uint64_t client = 0;
+  uint64_t seq = 0;
+  bool valid() const { return client != 0; }
+  friend bool operator==(const RequestId&, const RequestId&) = default;
+  template <typename H>
+  friend H AbslHashValue(H h, const RequestId& id) {
+    return H::combine(std::move(h), id.client, id.seq);
+  }
+};
+
+// The operation a request record belongs to. Stored on disk: never change
+// a value.
+enum class RequestOp : uint8_t {
+  kSetAttr = 1,
+  kMkdir = 2,
+  kRmdir = 3,
+  kCreate = 4,
+  kUnlink = 5,
+  kRename = 6,
+  kLink = 7,
+  kSymlink = 8,
+  kSetXattr = 9,
+  kRemoveXattr = 10,
+  kCommitWrite = 11,
+  kSetPolicy = 12,
+};
 
 // Rename flags (Linux values).
 inline constexpr uint32_t kRenameNoReplace = 1;
@@ -164,6 +202,15 @@ struct NamespaceOptions {
   uint32_t readdir_max = 1000;
   // Inode ids reserved per store transaction (never reused). Default 4096.
   uint64_t inode_batch = 4096;
+  // How long the outcome of a request with a RequestId is kept. It must
+  // exceed the longest time a client keeps repeating a request
+  // (ClientOptions::meta_retry_deadline, 60 s by default): a repeat that
+  // comes later may be applied again. Longer costs store space (about
+  // 150 bytes per mutation). Default 10 min.
+  absl::Duration request_ttl = absl::Minutes(10);
+  // How often a background thread deletes the records older than
+  // request_ttl. Zero: no thread (call ExpireRequests). Default 1 min.
+  absl::Duration request_sweep_interval = absl::Minutes(1);
 };
 
 class Namespace {
@@ -179,25 +226,28 @@ class Namespace {
   absl::StatusOr<proto::InodeRecord> Lookup(const Ref& parent, std::string_view name);
   // Attributes of `target`; a path's last component is not followed (lstat).
   absl::StatusOr<proto::InodeRecord> GetAttr(const Ref& target);
-  absl::StatusOr<proto::InodeRecord> SetAttr(const Ref& target, const SetAttrArgs& args);
+  absl::StatusOr<proto::InodeRecord> SetAttr(const Ref& target, const SetAttrArgs& args,
+                                             const RequestId& request = {});
 
   absl::StatusOr<proto::InodeRecord> Mkdir(const Ref& parent, std::string_view name, uint32_t mode,
-                                           const Caller& caller);
+                                           const Caller& caller, const RequestId& request = {});
   // Removes an empty directory. The root cannot be removed: kBusy for
   // Rmdir(root, "").
-  absl::Status Rmdir(const Ref& parent, std::string_view name);
+  absl::Status Rmdir(const Ref& parent, std::string_view name, const RequestId& request = {});
   // Creates a regular file. When it exists: kExists if `exclusive`, else
   // returns the existing file (kIsDir if it is a directory, kExists if it
   // is a symlink: the last component is not followed).
   absl::StatusOr<proto::InodeRecord> Create(const Ref& parent, std::string_view name, uint32_t mode,
-                                            bool exclusive, const Caller& caller);
-  absl::Status Unlink(const Ref& parent, std::string_view name);
+                                            bool exclusive, const Caller& caller,
+                                            const RequestId& request = {});
+  absl::Status Unlink(const Ref& parent, std::string_view name, const RequestId& request = {});
   absl::Status Rename(const Ref& src_parent, std::string_view src_name, const Ref& dst_parent,
-                      std::string_view dst_name, uint32_t flags);
+                      std::string_view dst_name, uint32_t flags, const RequestId& request = {});
   absl::StatusOr<proto::InodeRecord> Link(const Ref& target, const Ref& new_parent,
-                                          std::string_view new_name);
+                                          std::string_view new_name, const RequestId& request = {});
   absl::StatusOr<proto::InodeRecord> Symlink(const Ref& parent, std::string_view name,
-                                             std::string_view target, const Caller& caller);
+                                             std::string_view target, const Caller& caller,
+                                             const RequestId& request = {});
   absl::StatusOr<std::string> Readlink(const Ref& target);
   // Entries of `dir` with names strictly after `after`, at most `limit`
   // (0 or over readdir_max: readdir_max). Paging by name keeps a listing
@@ -209,9 +259,9 @@ class Namespace {
 
   absl::StatusOr<std::string> GetXattr(const Ref& target, std::string_view name);
   absl::Status SetXattr(const Ref& target, std::string_view name, std::string_view value,
-                        uint32_t flags);
+                        uint32_t flags, const RequestId& request = {});
   absl::StatusOr<std::vector<std::string>> ListXattr(const Ref& target);
-  absl::Status RemoveXattr(const Ref& target, std::string_view name);
+  absl::Status RemoveXattr(const Ref& target, std::string_view name, const RequestId& request = {});
 
   // Makes every change acknowledged so far durable on disk.
   absl::Status Fsync();
@@ -227,14 +277,16 @@ class Namespace {
   // whole commit with kConflict ("slot N of inode I changed"), at once,
   // without retrying and without changing anything. Released chunks are
   // queued for GC in the same transaction.
-  absl::StatusOr<proto::InodeRecord> CommitWrite(InodeId ino, const CommitWriteArgs& args);
+  absl::StatusOr<proto::InodeRecord> CommitWrite(InodeId ino, const CommitWriteArgs& args,
+                                                 const RequestId& request = {});
 
   // ---- Storage policies (a path's last symlink is followed) ----
   // Sets the policy of a directory (kNotDir for anything else): replicas
   // 0..kMaxReplicas, chunk_size 0 or a power of two in [64 KiB, 64 MiB]
   // (kInvalid otherwise). Applies to what is created below it afterwards.
   absl::StatusOr<proto::InodeRecord> SetPolicy(const Ref& target,
-                                               const proto::StoragePolicy& policy);
+                                               const proto::StoragePolicy& policy,
+                                               const RequestId& request = {});
   // The stored policy of any inode (a file's has its chunk_size filled in).
   absl::StatusOr<proto::StoragePolicy> GetPolicy(const Ref& target);
 
@@ -256,8 +308,23 @@ class Namespace {
   // unparsable record or a malformed id.
   absl::StatusOr<ReferencedChunksPage> ListReferencedChunks(InodeId after, uint32_t limit);
 
+  // ---- Repeated requests (docs/metadata.md, "Repeated requests") ----
+  // Every mutating operation above takes an optional RequestId. With one,
+  // the operation runs at most once per id: its outcome (the inode record
+  // it returns, without the chunk list, which is cleared from the first
+  // reply too) is stored with its changes in one transaction, and a repeat
+  // returns that outcome without applying anything. Repeats of one id run
+  // one after the other. An operation that fails changes nothing and
+  // records nothing, so a repeat runs it afresh. kInvalid when the id was
+  // recorded for another operation.
+  //
+  // Deletes the records older than options.request_ttl; returns how many.
+  // The background sweeper calls it every request_sweep_interval.
+  absl::StatusOr<uint64_t> ExpireRequests();
+
  private:
-  class LockTable;  // striped mutexes by inode id (namespace.cc)
+  class LockTable;    // striped mutexes by inode id (namespace.cc)
+  class RequestGate;  // request ids being served (namespace.cc)
 
   Namespace(store::KvStore* store, const NamespaceOptions& options, Clock* clock);
   // Resolves a Ref of a mutating operation on the store's latest-state
@@ -266,6 +333,24 @@ class Namespace {
   // A fresh nonce for a GC queue key: unique within this process, random
   // across processes, fixed for every retry of the operation that uses it.
   uint64_t NextGcNonce() { return gc_nonce_.fetch_add(1, std::memory_order_relaxed); }
+  // Runs `body` (resolution, locks and RunTxn of one mutating operation,
+  // whose transaction goes through ops::RunOnce) at most once for
+  // `request`: serialized with repeats of the same id, and skipped when
+  // an outcome is already recorded.
+  template <typename Body>
+  absl::StatusOr<proto::InodeRecord> Once(const RequestId& request, RequestOp op, Body&& body);
+  // Mkdir, Create and Symlink: a new inode `mode` named in `parent` by
+  // `make(txn, now, dir, args)`, once for `request`.
+  template <typename Make>
+  absl::StatusOr<proto::InodeRecord> NewEntry(const Ref& parent, uint32_t mode,
+                                              const Caller& caller, const RequestId& request,
+                                              RequestOp op, Make&& make);
+  // The bodies of Rmdir and CommitWrite, run by Once.
+  absl::StatusOr<proto::InodeRecord> RmdirOnce(const Ref& parent, std::string_view name,
+                                               const RequestId& request);
+  absl::StatusOr<proto::InodeRecord> CommitWriteOnce(InodeId ino, const CommitWriteArgs& args,
+                                                     const RequestId& request);
+  void SweepLoop();
 
   store::KvStore* store_;
   NamespaceOptions options_;
@@ -273,6 +358,11 @@ class Namespace {
   std::unique_ptr<InodeAllocator> allocator_;
   std::unique_ptr<LockTable> locks_;
   std::atomic<uint64_t> gc_nonce_;
+  std::unique_ptr<RequestGate> gate_;
+
+  absl::Mutex sweep_mu_;
+  bool stopping_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;  // runs SweepLoop when request_sweep_interval > 0
 };
 
 }  // namespace cairn::meta

@@ -19,6 +19,7 @@
 #include "meta/keys.h"
 #include "meta/names.h"
 #include "meta/namespace.h"
+#include "meta/ops/ops.h"
 #include "store/memory_store.h"
 #include "store/rocksdb_store.h"
 
@@ -203,6 +204,15 @@ class NamespaceTest : public ::testing::TestWithParam<std::string> {
       std::set<std::string> ids(e.chunk_ids().begin(), e.chunk_ids().end());
       EXPECT_EQ(ids.size(), static_cast<size_t>(e.chunk_ids_size())) << "an id queued twice";
       for (const auto& id : ids) EXPECT_EQ(referenced.count(id), 0u) << "queued id in use";
+    }
+    // Request records: well-formed keys and values, never a chunk list.
+    for (auto& kv : ScanAll('R')) {
+      auto key = keys::Decode(kv.key);
+      ASSERT_TRUE(key.ok()) << key.status();
+      ASSERT_EQ(key->prefix, keys::Prefix::kRequest);
+      auto record = ops::DecodeRequestRecord(kv.value);
+      ASSERT_TRUE(record.ok()) << record.status();
+      EXPECT_EQ(record->result.chunks_size(), 0);
     }
     uint64_t max_ino = 0;
     for (auto& [ino, rec] : inodes) {

@@ -34,7 +34,7 @@ MetaService::Reactor* MetaService::SetAttr(Ctx* ctx, const proto::SetAttrRequest
     // Times: any value is a valid time (before 1970 too); -1 means now.
     if (req->has_atime_ns()) args.atime_ns = req->atime_ns();
     if (req->has_mtime_ns()) args.mtime_ns = req->mtime_ns();
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->SetAttr(target, args));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->SetAttr(target, args, RequestOf(*req)));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });

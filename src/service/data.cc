@@ -60,7 +60,8 @@ MetaService::Reactor* MetaService::CommitWrite(Ctx* ctx, const proto::CommitWrit
       update.chunk = u.chunk();
       args.updates.push_back(std::move(update));
     }
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->CommitWrite(InodeId(req->ino()), args));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec,
+                     ns_->CommitWrite(InodeId(req->ino()), args, RequestOf(*req)));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });
@@ -84,7 +85,8 @@ MetaService::Reactor* MetaService::SetPolicy(Ctx* ctx, const proto::SetPolicyReq
       return Invalid("at most " + std::to_string(cluster_replicas) +
                      " replicas in this cluster, not " + std::to_string(req->policy().replicas()));
     }
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->SetPolicy(target, req->policy()));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec,
+                     ns_->SetPolicy(target, req->policy(), RequestOf(*req)));
     FillPolicyReply(rec.policy(), reply);
     return absl::OkStatus();
   });

@@ -23,8 +23,9 @@ MetaService::Reactor* MetaService::Mkdir(Ctx* ctx, const proto::MkdirRequest* re
     ASSIGN_OR_RETURN(meta::Ref parent, RefFromProto(req->parent(), req->has_parent(), "parent"));
     RETURN_IF_ERROR(CheckName(req->name(), "name"));
     RETURN_IF_ERROR(CheckMode(req->mode()));
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->Mkdir(parent, req->name(), req->mode(),
-                                                        meta::Caller{req->uid(), req->gid()}));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec,
+                     ns_->Mkdir(parent, req->name(), req->mode(),
+                                meta::Caller{req->uid(), req->gid()}, RequestOf(*req)));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });
@@ -38,7 +39,7 @@ MetaService::Reactor* MetaService::Create(Ctx* ctx, const proto::CreateRequest* 
     RETURN_IF_ERROR(CheckMode(req->mode()));
     ASSIGN_OR_RETURN(proto::InodeRecord rec,
                      ns_->Create(parent, req->name(), req->mode(), req->exclusive(),
-                                 meta::Caller{req->uid(), req->gid()}));
+                                 meta::Caller{req->uid(), req->gid()}, RequestOf(*req)));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });
@@ -49,7 +50,7 @@ MetaService::Reactor* MetaService::Rmdir(Ctx* ctx, const proto::RemoveRequest* r
   return Serve(kRmdir, ctx, [this, req]() -> absl::Status {
     ASSIGN_OR_RETURN(meta::Ref parent, RefFromProto(req->parent(), req->has_parent(), "parent"));
     RETURN_IF_ERROR(CheckName(req->name(), "name"));
-    return ns_->Rmdir(parent, req->name());
+    return ns_->Rmdir(parent, req->name(), RequestOf(*req));
   });
 }
 
@@ -58,7 +59,7 @@ MetaService::Reactor* MetaService::Unlink(Ctx* ctx, const proto::RemoveRequest* 
   return Serve(kUnlink, ctx, [this, req]() -> absl::Status {
     ASSIGN_OR_RETURN(meta::Ref parent, RefFromProto(req->parent(), req->has_parent(), "parent"));
     RETURN_IF_ERROR(CheckName(req->name(), "name"));
-    return ns_->Unlink(parent, req->name());
+    return ns_->Unlink(parent, req->name(), RequestOf(*req));
   });
 }
 
@@ -72,7 +73,7 @@ MetaService::Reactor* MetaService::Rename(Ctx* ctx, const proto::RenameRequest* 
                      RefFromProto(req->dst_parent(), req->has_dst_parent(), "dst_parent"));
     RETURN_IF_ERROR(CheckName(req->dst_name(), "dst_name"));
     RETURN_IF_ERROR(CheckRenameFlags(req->flags()));
-    return ns_->Rename(src, req->src_name(), dst, req->dst_name(), req->flags());
+    return ns_->Rename(src, req->src_name(), dst, req->dst_name(), req->flags(), RequestOf(*req));
   });
 }
 
@@ -83,7 +84,8 @@ MetaService::Reactor* MetaService::Link(Ctx* ctx, const proto::LinkRequest* req,
     ASSIGN_OR_RETURN(meta::Ref parent,
                      RefFromProto(req->new_parent(), req->has_new_parent(), "new_parent"));
     RETURN_IF_ERROR(CheckName(req->new_name(), "new_name"));
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->Link(target, parent, req->new_name()));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec,
+                     ns_->Link(target, parent, req->new_name(), RequestOf(*req)));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });
@@ -95,8 +97,9 @@ MetaService::Reactor* MetaService::Symlink(Ctx* ctx, const proto::SymlinkRequest
     ASSIGN_OR_RETURN(meta::Ref parent, RefFromProto(req->parent(), req->has_parent(), "parent"));
     RETURN_IF_ERROR(CheckName(req->name(), "name"));
     RETURN_IF_ERROR(CheckSymlinkTarget(req->target()));
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->Symlink(parent, req->name(), req->target(),
-                                                          meta::Caller{req->uid(), req->gid()}));
+    ASSIGN_OR_RETURN(proto::InodeRecord rec,
+                     ns_->Symlink(parent, req->name(), req->target(),
+                                  meta::Caller{req->uid(), req->gid()}, RequestOf(*req)));
     ToProto(rec, reply->mutable_attr());
     return absl::OkStatus();
   });

@@ -149,6 +149,12 @@ class MetaService final : public proto::Meta::CallbackService {
     Record(op, status, std::chrono::steady_clock::now() - start);
     reactor->Finish(ToGrpcStatus(status, ctx));
   }
+  // The id a mutating request carries (docs/metadata.md, "Repeated
+  // requests"); client 0 when it has none.
+  template <typename Req>
+  static meta::RequestId RequestOf(const Req& req) {
+    return meta::RequestId{req.request_id().client(), req.request_id().seq()};
+  }
   bool WaitsOnDisk(Op op) const;
   uint32_t ClusterReplicas() const;
   uint64_t ClusterEpoch() const;

@@ -24,7 +24,7 @@ MetaService::Reactor* MetaService::SetXattr(Ctx* ctx, const proto::SetXattrReque
     RETURN_IF_ERROR(CheckXattrName(req->name()));
     RETURN_IF_ERROR(CheckXattrValue(req->value()));
     RETURN_IF_ERROR(CheckXattrFlags(req->flags()));
-    return ns_->SetXattr(target, req->name(), req->value(), req->flags());
+    return ns_->SetXattr(target, req->name(), req->value(), req->flags(), RequestOf(*req));
   });
 }
 
@@ -43,7 +43,7 @@ MetaService::Reactor* MetaService::RemoveXattr(Ctx* ctx, const proto::RemoveXatt
   return Serve(kRemoveXattr, ctx, [this, req]() -> absl::Status {
     ASSIGN_OR_RETURN(meta::Ref target, RefFromProto(req->target(), req->has_target(), "target"));
     RETURN_IF_ERROR(CheckXattrName(req->name()));
-    return ns_->RemoveXattr(target, req->name());
+    return ns_->RemoveXattr(target, req->name(), RequestOf(*req));
   });
 }
 

@@ -5,7 +5,9 @@ the same store (and the same address).
   after the outage reads back bit-exact.
 - Clients resume by themselves: a `cairn put -r` started before the kill
   (one process, many files) finishes its work after the restart without
-  being restarted, within its deadline, and exits 0.
+  being restarted, within its deadline, and exits 0 (the client library
+  waits for meta and repeats calls cut off in flight; mutations carry
+  request ids so meta applies each once: docs/durability.md).
 - Puts that failed while meta was away are not acknowledged, and never read
   back wrong (missing, or a prefix of their source).
 - The chunk servers come back UP under the restarted meta (their
@@ -13,8 +15,6 @@ the same store (and the same address).
 """
 
 import time
-
-import pytest
 
 from faultlib import MIB, Dataset, WriteStream, scenario_rng, wait_seconds
 
@@ -79,12 +79,4 @@ def test_sigkill_meta_during_writes(cluster_factory):
     assert stream.acked("restarted"), f"no write acknowledged after the restart: {stream.summary()}"
     acked, prefixes = ds.verify(c)
     print(f"verified {acked} acknowledged files ({prefixes} failed ones read back as a prefix)")
-    if not r.ok and ("cannot reach the meta server" in r.stderr
-                     or "Transport endpoint is not connected" in r.stderr):
-        # Known bug (kept visible as an xfail, not skipped): the client
-        # library fails a meta call at once while meta is away (no
-        # wait-for-ready, src/client/meta_client.cc) and does not repeat a
-        # call cut off in flight, so a client running across a meta restart
-        # gives up instead of resuming. The data checks above still apply.
-        pytest.xfail(f"known bug: clients do not ride out a meta restart: {r.stderr.strip()}")
     assert r.ok, f"the client started before the kill did not finish its work:\n{r!r}"

@@ -31,6 +31,12 @@ STOP_TIMEOUT = 10.0    # after SIGTERM, before SIGKILL
 HTTP_TIMEOUT = 5.0
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: long timing-driven scenarios; the sanitizer run (make test-asan) "
+        "skips them, the plain run covers them")
+
+
 def _die_with_parent():
     """preexec_fn: the child gets SIGKILL if the thread that started it
     dies, so even a killed pytest leaves no server behind. Servers are
@@ -245,9 +251,11 @@ class Cli:
     """Runs `cairn CMD --meta ADDR ARGS...`. Arguments may be str or bytes
     (bytes pass raw names through unchanged)."""
 
-    def __init__(self, binary, meta_addr):
+    def __init__(self, binary, meta_addr, env=None):
         self.binary = str(binary)
         self.meta = meta_addr
+        # Extra environment for every call (e.g. CAIRN_META_WAIT).
+        self.env = {**os.environ, **env} if env else None
 
     # Commands whose first argument names a subcommand (`admin status`):
     # client flags belong to that subcommand.
@@ -259,7 +267,8 @@ class Cli:
         if cmd in self.GROUPS and args:
             head.append(args.pop(0))
         argv = [self.binary, *head] + (["--meta", self.meta] if meta else []) + args
-        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+        p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout,
+                           env=self.env)
         return CliResult([cmd, *args], p.returncode, p.stdout, p.stderr)
 
     def ok(self, cmd, *args, **kw):

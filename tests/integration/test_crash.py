@@ -38,6 +38,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conftest import Cli
 
 ROUNDS = 3
@@ -46,6 +48,7 @@ MAX_ENTRIES = 45           # per stream; keeps the walk (one stat per entry) sho
 BATCH = 24                 # most paths in one mkdir / touch call
 KILL_AFTER = (10, 50)      # acknowledged calls (all streams) before a kill
 CALL_TIMEOUT = 30          # one CLI call
+NO_META_WAIT = {"CAIRN_META_WAIT": "0"}
 SEED = int(os.environ.get("CAIRN_CRASH_SEED", "1"))
 # Odd but valid name suffixes, so names with spaces, unicode and newlines
 # go through the crash path too.
@@ -297,6 +300,7 @@ def verify(cli, streams, log):
 # --------------------------------------------------------------- the test
 
 
+@pytest.mark.slow
 def test_sigkill_during_operation_streams(meta_factory, cairn_bin, tmp_path):
     started = time.monotonic()
     rng = random.Random(SEED)
@@ -305,7 +309,10 @@ def test_sigkill_during_operation_streams(meta_factory, cairn_bin, tmp_path):
     Cli(cairn_bin, server.grpc).ok("mkdir", *[s.root for s in streams])
     log = []
     for round_no in range(1, ROUNDS + 1):
-        cli = Cli(cairn_bin, server.grpc)
+        # The server comes back on new ports, so calls to the old address
+        # cannot resume: fail at once instead of waiting for it
+        # (tests/fault/test_fault_meta_kill.py covers resuming).
+        cli = Cli(cairn_bin, server.grpc, env=NO_META_WAIT)
         killed = threading.Event()
         # Kill once the streams have had KILL_AFTER acknowledged calls in
         # all (counting calls, not seconds, keeps a loaded machine from
@@ -364,7 +371,8 @@ def test_sigkill_during_concurrent_bench(meta_factory, cairn_bin, tmp_path):
     server = meta_factory(store_dir=tmp_path / "store")
     bench = subprocess.Popen(
         [cairn_bin, "bench", "meta", "--meta", server.grpc, "--files", "20000", "--threads", "16",
-         "--dir", "/bench"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         "--dir", "/bench"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, **NO_META_WAIT})
     try:
         time.sleep(delay)
         server.kill(signal.SIGKILL)

@@ -104,6 +104,7 @@ def add_chunk_server(cluster, name, extra=()):
     return c
 
 
+@pytest.mark.slow
 def test_killed_node_goes_out_and_is_rereplicated(cluster_factory, tmp_path):
     cluster = cluster_factory(4, meta_args=meta_args(out_after=3))
     cli = cluster.cli
@@ -203,6 +204,7 @@ def test_drain_while_reading_then_remove(cluster_factory, tmp_path):
     assert_reads_back(cli, files)
 
 
+@pytest.mark.slow
 def test_new_node_gets_pgs_and_data(cluster_factory, tmp_path):
     cluster = cluster_factory(
         3, meta_args=[*meta_args(out_after=600), "--max-moves", "8", "--max-moves-per-node", "8"])

@@ -13,6 +13,16 @@
 // is deterministic (SlotChanged, kConflict with a marker): Namespace
 // returns it to the caller at once instead of letting RunTxn retry it.
 //
+// Repeat: a commit sent again after it was applied (its reply lost) is
+// normally answered from its request record (request_log.cc). Without one
+// (no request id, or the record expired) it is recognized all the same:
+// chunk ids are random and never reused, so when every slot it updates
+// already holds that update's new chunk (a different id than the expected
+// one, with the same length), this very commit was applied and nothing
+// has replaced its chunks since. It then succeeds and changes nothing:
+// the current record is returned, not written (so a truncate since is
+// not undone by min_size).
+//
 // Rules, checked before anything changes (kInvalid unless noted):
 //  - the inode is a regular file (kIsDir for a directory);
 //  - at most kMaxSlotUpdates updates, each slot once;
@@ -63,6 +73,19 @@ absl::Status CheckArgs(const CommitWriteArgs& args) {
   return absl::OkStatus();
 }
 
+// True when `rec` already holds every update of `args` in place of its
+// expected chunk (see "Repeat" above).
+bool AlreadyApplied(const proto::InodeRecord& rec, const CommitWriteArgs& args) {
+  if (args.updates.empty()) return false;
+  const uint64_t listed = static_cast<uint64_t>(rec.chunks_size());
+  for (const SlotUpdate& u : args.updates) {
+    if (u.slot >= listed || u.chunk.id() == u.expected_id) return false;
+    const proto::ChunkRef& now = rec.chunks(static_cast<int>(u.slot));
+    if (now.id() != u.chunk.id() || now.length() != u.chunk.length()) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<proto::InodeRecord> CommitWrite(store::Txn& txn, int64_t now_ns, uint64_t gc_nonce,
@@ -94,6 +117,7 @@ absl::StatusOr<proto::InodeRecord> CommitWrite(store::Txn& txn, int64_t now_ns, 
     }
     last_slot = std::max(last_slot, u.slot);
   }
+  if (AlreadyApplied(rec, args)) return rec;
   const uint64_t listed = static_cast<uint64_t>(rec.chunks_size());
   for (const SlotUpdate& u : args.updates) {
     const std::string& current = u.slot < listed ? rec.chunks(static_cast<int>(u.slot)).id() : "";

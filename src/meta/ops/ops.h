@@ -26,6 +26,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -123,6 +124,72 @@ void QueueAllChunks(store::Txn& txn, int64_t now_ns, uint64_t nonce, const proto
 // expected id, and the test for it (RunTxn must not retry it).
 absl::Status SlotChanged(uint64_t slot, InodeId ino);
 bool IsSlotChanged(const absl::Status& status);
+
+// ---- Repeated requests (request_log.cc) ----
+
+// What a request record holds: the operation, when it was applied, and
+// the inode record it returned (chunk list cleared; empty for operations
+// that return only a status).
+struct RequestRecord {
+  RequestOp op = RequestOp::kSetAttr;
+  int64_t recorded_ns = 0;
+  proto::InodeRecord result;
+};
+// Value format: op:1, recorded_ns:8 big-endian, then the serialized
+// InodeRecord (docs/metadata.md, "Repeated requests").
+std::string EncodeRequestRecord(const RequestRecord& record);
+// kInternal (a corrupt store) for a value EncodeRequestRecord did not make.
+absl::StatusOr<RequestRecord> DecodeRequestRecord(std::string_view value);
+
+// The recorded outcome of `request` (Get), nullopt when none; kInvalid
+// when it was recorded for another operation than `op`.
+absl::StatusOr<std::optional<proto::InodeRecord>> FindOutcome(store::Reader& txn,
+                                                              const RequestId& request,
+                                                              RequestOp op);
+// Records `result` (its chunk list cleared) as the outcome of `request`.
+void RecordOutcome(store::Txn& txn, const RequestId& request, RequestOp op, int64_t now_ns,
+                   const proto::InodeRecord& result);
+
+// Runs operation `fn` (returning absl::Status or StatusOr<InodeRecord>)
+// at most once for `request` in transaction `txn`: when the request has
+// an outcome recorded (read with Get, so a concurrent first run that
+// records it makes this transaction conflict), returns it and writes
+// nothing; otherwise runs `fn` and, when it succeeds, records its result
+// with its writes. Without a valid id, just runs `fn`.
+template <typename Fn>
+absl::StatusOr<proto::InodeRecord> RunOnce(store::Txn& txn, const RequestId& request, RequestOp op,
+                                           int64_t now_ns, Fn&& fn) {
+  if (request.valid()) {
+    absl::StatusOr<std::optional<proto::InodeRecord>> found = FindOutcome(txn, request, op);
+    if (!found.ok()) return found.status();
+    if (found->has_value()) return std::move(**found);
+  }
+  auto result = fn();
+  proto::InodeRecord out;
+  if constexpr (std::is_same_v<decltype(result), absl::Status>) {
+    if (!result.ok()) return result;
+  } else {
+    if (!result.ok()) return result.status();
+    out = std::move(*result);
+  }
+  if (request.valid()) {
+    out.clear_chunks();
+    RecordOutcome(txn, request, op, now_ns, out);
+  }
+  return out;
+}
+
+// One pass of request record expiry over keys from `from` on: the keys of
+// records older than `cutoff_ns` to delete and where the next pass goes on
+// (empty: the end). A client's records sort by sequence number, nearly
+// the order they were applied in, so at its first record not yet expired
+// the pass skips to the next client. Reads at most `limit` records.
+struct ExpiredRequests {
+  std::vector<std::string> keys;
+  std::string next;
+};
+absl::StatusOr<ExpiredRequests> FindExpiredRequests(store::Reader& reader, std::string_view from,
+                                                    int64_t cutoff_ns, size_t limit);
 
 // ---- Path resolution (resolve.cc) ----
 

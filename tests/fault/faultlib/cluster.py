@@ -50,6 +50,7 @@ class Cluster:
         self.meta = MetaServer(binary, net.add_host("meta"), root / "meta",
                                root / "meta" / "store",
                                ["--bootstrap-nodes", str(chunk_servers), *meta_args])
+        self.chunk_args = list(chunk_args)
         self.chunks = []
         for i in range(1, chunk_servers + 1):
             host = net.add_host(f"c{i}")
@@ -57,6 +58,22 @@ class Cluster:
                                            root / f"c{i}" / "data", self.meta.grpc, chunk_args))
         self.clients = [Client(binary, net.add_host(f"cl{i}"), self.meta.grpc)
                         for i in range(1, client_hosts + 1)]
+
+    def add_chunk_server(self, start=True, timeout=60):
+        """A new chunk server on a new host (`c<N+1>`), with the same extra
+        arguments as the others, started (and registered with meta) unless
+        start=False. Meta sees a node it never knew: it joins no full
+        chain, the rebalancer moves PGs onto it (docs/cluster.md,
+        "Rebalance"). Returns the ChunkServer."""
+        i = len(self.chunks) + 1
+        root = self.net.tmp
+        server = ChunkServer(self.binary, self.net.add_host(f"c{i}"), f"chunk{i}",
+                             root / f"c{i}", root / f"c{i}" / "data", self.meta.grpc,
+                             self.chunk_args)
+        self.chunks.append(server)
+        if start:
+            server.start(timeout=timeout)
+        return server
 
     @property
     def servers(self):
@@ -102,6 +119,66 @@ class Cluster:
             return (up == want and st["pgs"]
                     and all(len(pg["chain"]) >= want_len for pg in st["pgs"]) and st)
         return wait_for(healthy, timeout, 0.2, "a healthy cluster")
+
+    @staticmethod
+    def pg_problems(st, replicas=None):
+        """What keeps status `st` (admin status --json) from "every PG has
+        R healthy members, none recovering, nothing left to copy": a list
+        of short strings, empty when all is well."""
+        replicas = replicas or st["replicas"]
+        rec = st["recovery"]
+        problems = []
+        bad = [p for p in rec["pgs"] if p["state"] != "healthy" or p["healthy"] < replicas
+               or p["recovering"] or p["bytes_left"]]
+        if bad:
+            by_state = {}
+            for p in bad:
+                by_state[p["state"]] = by_state.get(p["state"], 0) + 1
+            problems.append(f"{len(bad)} PGs not healthy {by_state}, e.g. {bad[0]}")
+        if len(rec["pgs"]) != st["pg_count"]:
+            problems.append(f"{len(rec['pgs'])} PGs in the recovery summary, "
+                            f"pg_count {st['pg_count']}")
+        if rec["bytes_left"]:
+            problems.append(f"{rec['bytes_left']} bytes left to recover")
+        return problems
+
+    def min_healthy(self, st=None):
+        """The fewest healthy members of any PG (from `st` or a fresh
+        status)."""
+        st = st or self.status()
+        return min(p["healthy"] for p in st["recovery"]["pgs"])
+
+    def wait_pgs_healthy(self, timeout, interval=0.5, on_sample=None, replicas=None):
+        """Waits until every PG has R healthy members, none recovering and
+        no bytes left (Cluster.pg_problems is empty). `on_sample(status)`
+        sees every status fetched on the way (to record progress or assert
+        an invariant). Returns the final status."""
+        def healthy():
+            st = self.status()
+            if on_sample:
+                on_sample(st)
+            return not self.pg_problems(st, replicas) and st
+        return wait_for(healthy, timeout, interval, "every PG healthy")
+
+    def used_bytes(self, st=None):
+        """{node id: used bytes} of the UP nodes as their last heartbeats
+        reported (the stored chunks' lengths)."""
+        st = st or self.status()
+        return {n["id"]: n["used_bytes"] for n in st["nodes"] if n["state"] == "up"}
+
+    def disk_bytes(self, server):
+        """The data lengths of every chunk file on `server`'s disk (what
+        the node itself would report as used), read from the headers."""
+        total = 0
+        for p in server.chunk_files():
+            try:
+                with open(p, "rb") as f:
+                    header = f.read(CHUNK_HEADER)
+            except FileNotFoundError:
+                continue  # deleted meanwhile
+            if len(header) == CHUNK_HEADER and header[:8] == b"CAIRNCHK":
+                total += int.from_bytes(header[32:40], "little")
+        return total
 
     def wait_node_state(self, server, state, timeout=30):
         """Waits until meta reports chunk server `server` in `state`
