@@ -63,7 +63,9 @@ void Collector::Start() {
   absl::MutexLock lock(&thread_mu_);
   if (thread_.joinable()) return;
   stop_ = std::make_unique<absl::Notification>();
-  thread_ = std::thread([this] { Loop(); });
+  // The thread gets its notification here: Stop() joins while holding
+  // thread_mu_, so the thread must never need that lock.
+  thread_ = std::thread([this, stop = stop_.get()] { Loop(stop); });
 }
 
 void Collector::Stop() {
@@ -73,12 +75,7 @@ void Collector::Stop() {
   thread_.join();
 }
 
-void Collector::Loop() {
-  absl::Notification* stop;
-  {
-    absl::MutexLock lock(&thread_mu_);
-    stop = stop_.get();
-  }
+void Collector::Loop(absl::Notification* stop) {
   absl::Time next_queue = absl::Now() + options_.interval;
   absl::Time next_reconcile = absl::Now() + options_.reconcile_interval;
   int failures = 0;

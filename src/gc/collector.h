@@ -133,7 +133,7 @@ class Collector {
   void RaiseAlarm(const std::string& reason);
   bool Alarmed() const;
   void NoteError(const std::string& what, uint64_t n = 1);
-  void Loop();
+  void Loop(absl::Notification* stop);
 
   meta::Namespace* const ns_;
   const MapSource map_;
