@@ -213,6 +213,19 @@ class Pty:
         self.buf = b""
 
     def send(self, data):
+        """Types `data` once the line editor is reading: keys typed while the
+        terminal is still in canonical mode (between a command's end and the
+        editor's next read) are cooked by the kernel, and a Ctrl-D there
+        reaches the editor as a NUL byte instead of end-of-file."""
+        deadline = time.monotonic() + PTY_TIMEOUT
+        while termios.tcgetattr(self.master)[3] & termios.ICANON:
+            assert time.monotonic() < deadline, f"the shell never read input; got {self.buf!r}"
+            ready, _, _ = select.select([self.master], [], [], 0.01)
+            if ready:
+                try:
+                    self.buf += os.read(self.master, 4096)
+                except OSError:
+                    pass
         os.write(self.master, data)
 
     def expect(self, needle, timeout=PTY_TIMEOUT):
