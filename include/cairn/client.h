@@ -69,6 +69,12 @@ struct ClientOptions {
   // long (and at most `timeout` and meta_retry_deadline) for it, so a
   // wrong address or a stopped server is reported soon. Default 10 s.
   absl::Duration meta_connect_deadline = absl::Seconds(10);
+  // Batching (docs/metadata.md, "Batches"): namespace calls that threads
+  // of this client make at the same time travel together in one Meta.Batch
+  // call. At most this many batches are out at once; a call made while
+  // fewer are out is sent at once, so a lone thread waits for nothing.
+  // 0 sends every call on its own. Default 2.
+  int meta_batch_in_flight = 2;
   // Owner recorded on inodes this client creates. Default 0 (root).
   uint32_t uid = 0;
   uint32_t gid = 0;

@@ -47,8 +47,9 @@ struct MultiDirChunkStoreOptions {
   SyncMode sync_mode = SyncMode::kPerOp;
   // Chunks up to this many bytes go to append-only volume files in
   // DIR/volumes (VolumeChunkStore behind a TieredChunkStore: many chunks
-  // per fdatasync); larger ones to one file each. 0 (default): every chunk
-  // in a file of its own.
+  // per fdatasync); larger ones to one file each. 0 (default here): every
+  // chunk in a file of its own. The chunk server passes its own option
+  // (`cairn chunk --small-chunk-limit`, 128 KiB by default).
   uint64_t small_chunk_limit = 0;
 };
 

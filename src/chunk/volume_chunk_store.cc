@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <limits>
 #include <random>
 
 #include "chunk/crc32c.h"
@@ -231,6 +232,7 @@ absl::Status VolumeChunkStore::Recover() {
         to_seal.push_back(*it);
       }
     }
+    PruneRecentDeletes();
   }
   for (const std::shared_ptr<Volume>& v : to_seal) Seal(v);
   absl::MutexLock l(&mu_);
@@ -287,6 +289,9 @@ absl::Status VolumeChunkStore::RecoverVolume(uint64_t seq, const std::string& pa
     v->prealloc_end = std::max(*size, good_end);
     // Unsealed volumes get appends again (Recover picks the lanes).
     v->sealed = sealed;
+    for (const ScannedRecord& r : records) {
+      if (r.header.type == RecordType::kDelete) recent_deletes_[r.header.id] = seq;
+    }
   }
   absl::MutexLock l(&mu_);
   volumes_[seq] = v;
@@ -460,21 +465,57 @@ absl::StatusOr<std::shared_ptr<VolumeChunkStore::Volume>> VolumeChunkStore::Prep
   ++next_seq_;
   std::shared_ptr<Volume> old = std::exchange(active_[lane], v);
   if (old != nullptr) old->sealed = true;  // no more appends
+  PruneRecentDeletes();
   absl::MutexLock l(&mu_);
   volumes_[v->seq] = v;
   return old;
 }
 
+size_t VolumeChunkStore::NewestLane() const {
+  size_t newest = 0;
+  uint64_t newest_seq = 0;
+  for (size_t lane = 0; lane < active_.size(); ++lane) {
+    const std::shared_ptr<Volume>& v = active_[lane];
+    // A lane without a usable volume gets a new one: the newest of all.
+    const uint64_t seq =
+        v == nullptr || v->sealed || v->broken ? std::numeric_limits<uint64_t>::max() : v->seq;
+    if (seq >= newest_seq) {
+      newest = lane;
+      newest_seq = seq;
+    }
+  }
+  return newest;
+}
+
+void VolumeChunkStore::PruneRecentDeletes() {
+  // A PUT in a volume at least as new as the DELETE's comes after it in
+  // log order (same volume: appended later, at a higher offset).
+  uint64_t oldest = std::numeric_limits<uint64_t>::max();
+  for (const std::shared_ptr<Volume>& v : active_) {
+    if (v != nullptr) oldest = std::min(oldest, v->seq);
+  }
+  for (auto it = recent_deletes_.begin(); it != recent_deletes_.end();) {
+    if (it->second <= oldest) {
+      recent_deletes_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 absl::StatusOr<VolumeChunkStore::Appended> VolumeChunkStore::Append(
     RecordType type, ChunkId id, std::span<const uint8_t> data,
-    std::span<const uint32_t> block_crcs, int64_t stored_ns) {
+    std::span<const uint32_t> block_crcs, int64_t stored_ns, bool supersedes) {
   const uint32_t nblocks = static_cast<uint32_t>(block_crcs.size());
   std::shared_ptr<Volume> v, to_seal;
   uint64_t offset = 0, size = 0;
   absl::Status prealloc;
   {
     absl::MutexLock a(&append_mu_);
-    const size_t lane = next_lane_++ % active_.size();
+    // Lanes are separate logs; a record that must come after an earlier
+    // record of its id in log order goes to the newest volume, at its tail.
+    const bool newest = supersedes || type == RecordType::kDelete || recent_deletes_.contains(id);
+    const size_t lane = newest ? NewestLane() : next_lane_++ % active_.size();
     ASSIGN_OR_RETURN(to_seal, PrepareActive(lane, nblocks, data.size()));
     v = active_[lane];
     size = RecordSize(nblocks, data.size(), v->alignment);
@@ -539,6 +580,8 @@ absl::StatusOr<VolumeChunkStore::Appended> VolumeChunkStore::Append(
       // any other failure retires it.
       if (ErrcOf(s) != Errc::kNoSpace) v->broken = true;
       v->unclean = v->unclean || unclean;
+    } else if (type == RecordType::kDelete) {
+      recent_deletes_[id] = v->seq;
     }
     if (--v->inflight == 0) appends_done_.SignalAll();
   }
@@ -684,7 +727,8 @@ absl::Status VolumeChunkStore::Put(ChunkId id, std::span<const uint8_t> data,
     }
     if (ErrcOf(old.status()) != Errc::kCorrupt) return old.status();
   }
-  ASSIGN_OR_RETURN(Appended a, Append(RecordType::kPut, id, data, block_crcs, NowNs()));
+  ASSIGN_OR_RETURN(Appended a,
+                   Append(RecordType::kPut, id, data, block_crcs, NowNs(), existing.ok()));
   absl::MutexLock l(&mu_);
   auto it = index_.find(id);
   if (it != index_.end()) {
@@ -702,7 +746,7 @@ absl::Status VolumeChunkStore::Remove(ChunkId id, const char* what) {
   IdLocks::Guard guard(&id_locks_, id);
   ASSIGN_OR_RETURN(auto found, Find(id));
   const Loc old = found.second;
-  absl::StatusOr<Appended> a = Append(RecordType::kDelete, id, {}, {}, NowNs());
+  absl::StatusOr<Appended> a = Append(RecordType::kDelete, id, {}, {}, NowNs(), true);
   if (!a.ok())
     return Error(ErrcOf(a.status()), std::string(what) + " " + id.ToString() + ": " +
                                          std::string(a.status().message()));
@@ -768,7 +812,10 @@ absl::Status VolumeChunkStore::CompactVolume(const std::shared_ptr<Volume>& v,
       keep = true;  // never drop a chunk silently: scrub and repair decide
       continue;
     }
-    ASSIGN_OR_RETURN(Appended a, Append(RecordType::kPut, id, data->span(), table, loc.stored_ns));
+    // (to the newest volume: a move must come after every older record of
+    // its id, a DELETE in a volume between the two included)
+    ASSIGN_OR_RETURN(Appended a,
+                     Append(RecordType::kPut, id, data->span(), table, loc.stored_ns, true));
     absl::MutexLock l(&mu_);
     index_[id] = a.loc;
     v->live_bytes -= loc.size;
@@ -788,7 +835,7 @@ absl::Status VolumeChunkStore::CompactVolume(const std::shared_ptr<Volume>& v,
       absl::MutexLock l(&mu_);
       if (!volumes_.contains(t.target_seq) || index_.contains(t.id)) continue;
     }
-    ASSIGN_OR_RETURN(Appended a, Append(RecordType::kDelete, t.id, {}, {}, NowNs()));
+    ASSIGN_OR_RETURN(Appended a, Append(RecordType::kDelete, t.id, {}, {}, NowNs(), true));
     absl::MutexLock l(&mu_);
     a.volume->tombstones.push_back(t);
     ++report.tombstones_moved;

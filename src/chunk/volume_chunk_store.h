@@ -6,13 +6,18 @@
 //   DIR/LOCK                    held (flock) while a store has DIR open
 //   DIR/volume-<10 digits>      volume files, numbered in creation order
 //
-// Writes: a Put (or Delete) reserves the next aligned slot of the active
-// volume, writes its record there, and joins a group commit: the first
-// waiter becomes the leader and fdatasyncs for everyone whose record was
-// written before the sync started (leader/follower); no Put returns before
-// its record is durable. A volume that reaches `volume_bytes` is sealed
-// (once every record in it is durable, a SEAL record is appended and
-// synced) and a new one becomes active.
+// Writes: a Put (or Delete) reserves the next aligned slot of an active
+// volume (lanes take appends in turn), writes its record there, and joins
+// a group commit: the first waiter becomes the leader and fdatasyncs for
+// everyone whose record was written before the sync started
+// (leader/follower); no Put returns before its record is durable. A record
+// that supersedes an earlier record of its id (a DELETE, a PUT replacing a
+// damaged copy or storing an id deleted in a volume newer than the lane's,
+// a compaction move) goes to the newest active volume instead, so that log
+// order (volume number, then offset) is the order of the operations on
+// each id, which is what Open replays. A volume that reaches
+// `volume_bytes` is sealed (once every record in it is durable, a SEAL
+// record is appended and synced) and a new one becomes active.
 //
 // Reads: an in-memory index id -> (volume, offset, size, length, time);
 // every Get re-checks the record header and the CRC table and verifies the
@@ -44,6 +49,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "chunk/chunk_store.h"
 #include "chunk/file_ops.h"
@@ -187,9 +193,17 @@ class VolumeChunkStore final : public ChunkStore {
                           bool& sealed, bool& tail_dirty);
   void ApplyRecord(const std::shared_ptr<Volume>& v, const ScannedRecord& r);
 
-  // Writes.
+  // Writes. A DELETE, or a record with `supersedes` (it replaces a record
+  // of `id` that may lie in any volume), or a PUT of an id in
+  // recent_deletes_ goes to the newest active volume; others to the next
+  // lane in turn.
   absl::StatusOr<Appended> Append(RecordType type, ChunkId id, std::span<const uint8_t> data,
-                                  std::span<const uint32_t> block_crcs, int64_t stored_ns);
+                                  std::span<const uint32_t> block_crcs, int64_t stored_ns,
+                                  bool supersedes);
+  // The lane whose next record lands in the newest volume.
+  size_t NewestLane() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+  // Drops the recent_deletes_ entries no lane can misorder any more.
+  void PruneRecentDeletes() ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
   // Makes lane `lane`'s active volume able to take the record of a chunk of this
   // shape (rolling over when needed); returns the volume to seal after a
   // rollover, if any.
@@ -237,6 +251,11 @@ class VolumeChunkStore final : public ChunkStore {
   std::vector<std::shared_ptr<Volume>> active_ ABSL_GUARDED_BY(append_mu_);
   size_t next_lane_ ABSL_GUARDED_BY(append_mu_) = 0;
   uint64_t next_seq_ ABSL_GUARDED_BY(append_mu_) = 1;
+  // Ids with a DELETE record in volume `seq` newer than the oldest active
+  // volume: a PUT of one of them in an older lane would lose to that
+  // DELETE on the next open, so it goes to the newest volume. Entries go
+  // once every active volume is at least as new (at rollovers).
+  absl::flat_hash_map<ChunkId, uint64_t> recent_deletes_ ABSL_GUARDED_BY(append_mu_);
 
   std::atomic<uint64_t> sync_rounds_{0};
   std::atomic<uint64_t> records_appended_{0};

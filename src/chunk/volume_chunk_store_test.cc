@@ -303,6 +303,42 @@ TEST_F(VolumeChunkStoreTest, SeveralActiveVolumes) {
   }
 }
 
+// Found when volumes became the default (two lanes): lanes take appends in
+// turn, so a DELETE, the PUT of a repair after a quarantine, or the PUT
+// replacing a damaged copy could land in an older volume than the record it
+// supersedes, and lose to it on the next open (a deleted chunk came back, a
+// repaired one vanished, a damaged one was served again).
+TEST_F(VolumeChunkStoreTest, LaterRecordsWinAcrossLanesOnReopen) {
+  options_.active_volumes = 2;
+  Open();
+  std::vector<ChunkId> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(PutNew(3000 + i, i));
+  ChunkId other = PutNew(500, 99);  // shifts the turn: some records go to the other lane
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(store_->Delete(ids[i]).ok());
+  for (int i = 4; i < 8; ++i) {
+    ASSERT_TRUE(store_->Quarantine(ids[i]).ok());
+    ASSERT_TRUE(store_->PutComputingCrcs(ids[i], TestBytes(3000 + i, i)).ok());
+  }
+  for (int i = 8; i < 12; ++i) {
+    auto place = store_->Locate(ids[i]);
+    ASSERT_TRUE(place.ok()) << place.status();
+    FlipByte(place->path, place->data_offset + 10);
+    ASSERT_EQ(ErrcOf(store_->Get(ids[i], 0, kToEnd).status()), Errc::kCorrupt);
+    ASSERT_TRUE(store_->PutComputingCrcs(ids[i], TestBytes(3000 + i, i)).ok());
+  }
+  ASSERT_EQ(store_->VolumePaths().size(), 2u);
+  for (int round = 0; round < 2; ++round) {
+    Open();
+    for (int i = 0; i < 4; ++i) EXPECT_FALSE(store_->Has(ids[i])) << i;
+    for (int i = 4; i < 12; ++i) ExpectChunk(ids[i], 3000 + i, i);
+    ExpectChunk(other, 500, 99);
+    EXPECT_EQ(store_->recovery().chunks_loaded, 9u);
+    // Stored again after the reopen: still the latest.
+    ASSERT_TRUE(store_->PutComputingCrcs(ids[round], TestBytes(10, 7)).ok());
+    ASSERT_TRUE(store_->Delete(ids[round]).ok());
+  }
+}
+
 TEST_F(VolumeChunkStoreTest, GroupCommitSharesSyncs) {
   Open();
   PutNew(1000, 1);  // the volume exists and is preallocated

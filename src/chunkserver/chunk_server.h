@@ -100,8 +100,11 @@ struct ChunkServerOptions {
   // How chunk Puts are made durable (chunk/file_chunk_store.h). Default kPerOp.
   chunk::SyncMode sync_mode = chunk::SyncMode::kPerOp;
   // Chunks up to this size go to append-only volume files (DIR/volumes,
-  // docs/chunk-format.md "Volume files"), many per fdatasync; 0 (default):
-  // one file per chunk. Volumes are compacted every compact_interval.
+  // docs/chunk-format.md "Volume files"), many per fdatasync; 0: one file
+  // per chunk. Volumes are compacted every compact_interval. `cairn chunk`
+  // and `cairn server` pass 128 KiB by default (--small-chunk-limit); the
+  // default here stays 0 for embedders and the unit tests that inspect
+  // chunk files (chunk_server_test, recovery_test, file_test).
   uint64_t small_chunk_limit = 0;
   absl::Duration compact_interval = absl::Seconds(60);
   // Data server threads (dataplane/data_server.h). Defaults 2 and 8.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <set>
 
 #include <grpcpp/grpcpp.h>
@@ -138,6 +139,25 @@ absl::StatusOr<proto::ListChunksReply> Recovery::List(const std::string& grpc_ad
   return reply;
 }
 
+absl::Status Recovery::ListPg(const proto::ClusterMap& map, uint32_t pg,
+                              const proto::NodeInfo& member, const ListedFn& fn) {
+  proto::ListChunksRequest req;
+  req.set_limit(options_.list_page);
+  req.set_pg_count(map.pg_count());
+  req.set_pg(pg);
+  for (;;) {
+    if (stopping()) return Error(Errc::kCancelled, "stopping");
+    ASSIGN_OR_RETURN(proto::ListChunksReply page, List(member.grpc_address(), req));
+    for (const proto::ChunkEntry& e : page.chunks()) {
+      absl::StatusOr<ChunkId> id = cluster::ChunkIdFromBytes(e.id());
+      if (!id.ok()) continue;  // a peer's bad entry: neither copied nor a confirmation
+      RETURN_IF_ERROR(fn(*id, e));
+    }
+    if (page.done() || page.next_after().empty()) return absl::OkStatus();
+    req.set_after(page.next_after());
+  }
+}
+
 absl::StatusOr<std::map<ChunkId, Recovery::Missing>> Recovery::ListMissing(
     const proto::ClusterMap& map, uint32_t pg, const std::vector<const proto::NodeInfo*>& sources,
     PassStats& stats) {
@@ -145,35 +165,26 @@ absl::StatusOr<std::map<ChunkId, Recovery::Missing>> Recovery::ListMissing(
   std::set<ChunkId> seen;
   absl::Status last;
   for (const proto::NodeInfo* src : sources) {
-    proto::ListChunksRequest req;
-    req.set_limit(options_.list_page);
-    req.set_pg_count(map.pg_count());
-    req.set_pg(pg);
-    absl::Status listed;
-    for (;;) {
-      if (stopping()) return Error(Errc::kCancelled, "stopping");
-      absl::StatusOr<proto::ListChunksReply> page = List(src->grpc_address(), req);
-      if (!page.ok()) {
-        listed = page.status();
-        break;
-      }
-      for (proto::ChunkEntry& e : *page->mutable_chunks()) {
-        absl::StatusOr<ChunkId> id = cluster::ChunkIdFromBytes(e.id());
-        if (!id.ok()) continue;  // a peer's bad entry: nothing to copy
-        if (!seen.insert(*id).second) {
-          if (auto it = missing.find(*id); it != missing.end()) it->second.holders.push_back(src);
-          continue;
-        }
-        absl::StatusOr<chunk::ChunkInfo> have = store_->Lookup(*id);
-        if (have.ok()) continue;
-        if (ErrcOf(have.status()) != Errc::kNotFound) return have.status();
-        Missing& m = missing[*id];
-        m.length = e.length();
-        m.holders.push_back(src);
-      }
-      if (page->done() || page->next_after().empty()) break;
-      req.set_after(page->next_after());
-    }
+    absl::Status local;  // this node's store failed: ends the pass
+    absl::Status listed =
+        ListPg(map, pg, *src, [&](ChunkId id, const proto::ChunkEntry& e) -> absl::Status {
+          if (!seen.insert(id).second) {
+            if (auto it = missing.find(id); it != missing.end()) it->second.holders.push_back(src);
+            return absl::OkStatus();
+          }
+          absl::StatusOr<chunk::ChunkInfo> have = store_->Lookup(id);
+          if (have.ok()) return absl::OkStatus();
+          if (ErrcOf(have.status()) != Errc::kNotFound) {
+            local = have.status();
+            return local;
+          }
+          Missing& m = missing[id];
+          m.length = e.length();
+          m.holders.push_back(src);
+          return absl::OkStatus();
+        });
+    if (!local.ok()) return local;
+    if (stopping()) return Error(Errc::kCancelled, "stopping");
     if (listed.ok()) continue;
     // A chunk only this member holds would be missed: the pass goes on
     // with the others but is not clean.
@@ -352,6 +363,77 @@ bool Recovery::Round(const proto::ClusterMap& map) {
   return true;
 }
 
+absl::StatusOr<std::vector<ChunkId>> Recovery::Confirmed(
+    const proto::ClusterMap& map, uint32_t pg, const std::vector<const proto::NodeInfo*>& members,
+    const std::vector<chunk::ChunkInfo>& candidates) {
+  // confirmations[i]: members that listed candidates[i] with its length.
+  std::vector<size_t> confirmations(candidates.size(), 0);
+  for (const proto::NodeInfo* member : members) {
+    if (member->grpc_address().empty()) {
+      return Error(Errc::kUnavailable,
+                   "member " + std::to_string(member->id()) + " has no gRPC address to list");
+    }
+    std::vector<bool> listed(candidates.size(), false);
+    RETURN_IF_ERROR(
+        ListPg(map, pg, *member, [&](ChunkId id, const proto::ChunkEntry& e) -> absl::Status {
+          auto it = std::lower_bound(
+              candidates.begin(), candidates.end(), id,
+              [](const chunk::ChunkInfo& c, const ChunkId& x) { return c.id < x; });
+          if (it != candidates.end() && it->id == id && it->length == e.length()) {
+            listed[static_cast<size_t>(it - candidates.begin())] = true;
+          }
+          return absl::OkStatus();
+        }));
+    for (size_t i = 0; i < candidates.size(); ++i) confirmations[i] += listed[i] ? 1 : 0;
+  }
+  std::vector<ChunkId> out;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (confirmations[i] == members.size()) out.push_back(candidates[i].id);
+  }
+  return out;
+}
+
+bool Recovery::MapMoved(const proto::ClusterMap& map) const {
+  const uint64_t now = link_->epoch();
+  if (now == map.epoch()) return false;
+  spdlog::info("msg=\"extra copy clean-up stopped: the map changed\" epoch={} now={}", map.epoch(),
+               now);
+  return true;
+}
+
+bool Recovery::DeleteBatch(const proto::ClusterMap& map,
+                           const std::vector<std::vector<const proto::NodeInfo*>>& members,
+                           const std::map<uint32_t, std::vector<chunk::ChunkInfo>>& batch,
+                           uint64_t& deleted) {
+  for (const auto& [pg, candidates] : batch) {
+    if (MapMoved(map)) return false;  // no point listing for an old map
+    absl::StatusOr<std::vector<ChunkId>> confirmed = Confirmed(map, pg, members[pg], candidates);
+    if (stopping()) return false;
+    if (!confirmed.ok()) {
+      // A member we cannot ask might lack any of them: keep the PG's copies.
+      spdlog::warn(
+          "msg=\"extra copies kept: a member cannot be listed\" pg={} chunks={} "
+          "error=\"{}\"",
+          pg, candidates.size(), std::string(confirmed.status().message()));
+      continue;
+    }
+    if (confirmed->size() < candidates.size()) {
+      spdlog::info("msg=\"extra copies kept: not on every healthy member\" pg={} chunks={}", pg,
+                   candidates.size() - confirmed->size());
+    }
+    // Deleted kDeleteBatch at a time, each batch only while the cache holds
+    // `map`'s epoch: the listing answered for the chains of `map`, and once
+    // the map moved on (a member left, this node rejoined the PG) it no
+    // longer says where the copies must be.
+    constexpr size_t kDeleteBatch = 1000;
+    for (size_t i = 0; i < confirmed->size(); ++i) {
+      if (i % kDeleteBatch == 0 && (stopping() || MapMoved(map))) return false;
+      if (store_->Delete((*confirmed)[i]).ok()) ++deleted;
+    }
+  }
+  return true;
+}
+
 absl::StatusOr<uint64_t> Recovery::CleanupPass(const proto::ClusterMap& map) {
   if (options_.extra_copy_grace <= absl::ZeroDuration() || map.pg_count() == 0 ||
       static_cast<uint32_t>(map.pgs_size()) != map.pg_count()) {
@@ -359,34 +441,56 @@ absl::StatusOr<uint64_t> Recovery::CleanupPass(const proto::ClusterMap& map) {
   }
   const uint64_t me = link_->node_id().value();
   if (me == 0) return 0;
-  // PGs with R healthy members, none of them this node.
-  std::vector<bool> extra(map.pg_count(), false);
+  // Per PG that is not ours, its healthy members, when at least R (and
+  // at least one): each must confirm a chunk before it goes. Empty: keep.
+  const size_t want = std::max<size_t>(map.replicas(), 1);
+  std::vector<std::vector<const proto::NodeInfo*>> members(map.pg_count());
   for (const proto::PgChain& c : map.pgs()) {
-    if (Contains(c.nodes(), me)) continue;
-    uint32_t healthy = 0;
+    if (c.pg() >= map.pg_count() || Contains(c.nodes(), me)) continue;
+    std::vector<const proto::NodeInfo*> healthy;
     for (uint64_t id : c.nodes()) {
       const proto::NodeInfo* n = FindNode(map, id);
-      if (n != nullptr && InService(*n) && !Contains(c.recovering(), id)) ++healthy;
+      if (n != nullptr && InService(*n) && !Contains(c.recovering(), id)) healthy.push_back(n);
     }
-    extra[c.pg()] = healthy >= map.replicas();
+    if (healthy.size() >= want) members[c.pg()] = std::move(healthy);
   }
+  // Candidates are gathered from the local store in id order and confirmed
+  // in batches of up to kBatch, each listing the batch's PGs on their
+  // members: memory stays bounded (~24 MB) while a node with few extra
+  // copies lists each PG once per pass.
+  constexpr size_t kPage = 1000;
+  constexpr size_t kBatch = 1'000'000;
   const int64_t older_than = absl::ToUnixNanos(absl::Now() - options_.extra_copy_grace);
   uint64_t deleted = 0;
+  std::map<uint32_t, std::vector<chunk::ChunkInfo>> batch;
+  size_t batched = 0;
   std::optional<ChunkId> after;
-  for (;;) {
-    if (stopping()) break;
-    ASSIGN_OR_RETURN(std::vector<chunk::ChunkInfo> page, store_->List(after, 1000));
-    for (const chunk::ChunkInfo& info : page) {
-      if (!extra[cluster::PgOf(info.id, map.pg_count()).value()]) continue;
+  absl::Status failed;
+  for (bool more = true; more && !stopping();) {
+    absl::StatusOr<std::vector<chunk::ChunkInfo>> page = store_->List(after, kPage);
+    if (!page.ok()) {
+      failed = page.status();
+      break;
+    }
+    for (const chunk::ChunkInfo& info : *page) {
+      const uint32_t pg = cluster::PgOf(info.id, map.pg_count()).value();
+      if (members[pg].empty()) continue;
       absl::StatusOr<int64_t> mtime = store_->ModifiedNs(info.id);
       if (!mtime.ok() || *mtime > older_than) continue;
-      if (store_->Delete(info.id).ok()) ++deleted;
+      batch[pg].push_back(info);  // in id order, as Confirmed needs
+      ++batched;
     }
-    if (page.size() < 1000) break;
-    after = page.back().id;
+    more = page->size() == kPage;
+    if (more) after = page->back().id;
+    if (batched >= kBatch || (!more && batched > 0)) {
+      if (!DeleteBatch(map, members, batch, deleted)) break;
+      batch.clear();
+      batched = 0;
+    }
   }
   extra_deleted_.fetch_add(deleted);
   if (deleted > 0) spdlog::info("msg=\"extra copies deleted\" chunks={}", deleted);
+  if (!failed.ok()) return failed;
   return deleted;
 }
 

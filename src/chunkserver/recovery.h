@@ -24,10 +24,17 @@
 // Copies are throttled to `rate_bytes_per_sec` over the whole node.
 //
 // Clean-up (every `cleanup_interval` while nothing is recovering): a chunk
-// of a PG this node is not a member of is deleted only when a freshly
-// fetched map shows that PG with at least R healthy members (none of them
-// this node) and the chunk file is older than `extra_copy_grace`. When in
-// doubt the data is kept.
+// of a PG this node is not a member of is deleted only when
+//  - a freshly fetched map, at the epoch this node's cache holds, shows
+//    that PG with at least R healthy members (none of them this node);
+//  - the chunk file is older than `extra_copy_grace`;
+//  - EVERY healthy member of the PG lists the chunk (ListChunks of the PG,
+//    the same paging as the backfill's), with the same length. A member
+//    that cannot be listed keeps every chunk of that PG for this pass;
+//  - the cached epoch still equals the map's (checked before each PG is
+//    listed and before each batch of up to 1,000 deletions; a change
+//    ends the pass).
+// When in doubt the data is kept.
 //
 // Ownership and thread-safety: borrows `store` and `link`, which must
 // outlive it. Thread-safe; Start/Stop idempotent; Stop interrupts waits
@@ -36,6 +43,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -72,11 +80,12 @@ struct RecoveryOptions {
   absl::Duration rpc_timeout = absl::Seconds(10);
   // Chunks per ListChunks page. Default 5,000.
   uint32_t list_page = 5'000;
-  // Extra copies (PGs no longer ours) younger than this are kept. 0 (the
-  // default) disables the clean-up: it trusts the map's healthy members to
-  // hold every chunk without asking them, which is not yet safe
-  // (docs/chunk-server.md, "Recovery").
-  absl::Duration extra_copy_grace = absl::ZeroDuration();
+  // Extra copies (PGs no longer ours) younger than this are kept; older
+  // ones are deleted once every healthy member confirms holding them
+  // (above). 0 disables the clean-up. Default 10 min: a copy written just
+  // before a move stays while the new members settle; shorter frees the
+  // space sooner (docs/chunk-server.md, "Recovery").
+  absl::Duration extra_copy_grace = absl::Minutes(10);
   // How often the clean-up runs. Default 60 s.
   absl::Duration cleanup_interval = absl::Seconds(60);
 };
@@ -110,8 +119,9 @@ class Recovery {
   // One copy pass of `pg` as `map` describes it (no claim). For tests and
   // the thread. kUnavailable when no healthy member is left to copy from.
   absl::StatusOr<PassStats> BackfillPass(const proto::ClusterMap& map, uint32_t pg);
-  // One clean-up pass of extra copies against `map` (a fresh one). Returns
-  // the chunks deleted.
+  // One clean-up pass of extra copies against `map` (a fresh one; nothing
+  // is deleted unless the cached epoch equals its epoch). Returns the
+  // chunks deleted; fails only on a local store error.
   absl::StatusOr<uint64_t> CleanupPass(const proto::ClusterMap& map);
 
   // Counters (monotonic).
@@ -129,6 +139,12 @@ class Recovery {
   absl::Status WaitMembersAt(const std::vector<uint32_t>& pgs, uint64_t epoch);
   absl::StatusOr<proto::ListChunksReply> List(const std::string& grpc_address,
                                               const proto::ListChunksRequest& req);
+  // Pages through `member`'s ListChunks of `pg` (with the map's pg_count),
+  // calling `fn` for every entry with a valid id. Returns the first listing
+  // error, kCancelled when stopping, or fn's error (which ends the paging).
+  using ListedFn = std::function<absl::Status(ChunkId, const proto::ChunkEntry&)>;
+  absl::Status ListPg(const proto::ClusterMap& map, uint32_t pg, const proto::NodeInfo& member,
+                      const ListedFn& fn);
   // A chunk to copy: its length and the members that listed it.
   struct Missing {
     uint64_t length = 0;
@@ -144,6 +160,22 @@ class Recovery {
   // outcome in `stats`. Fails only for errors that end the pass (no space).
   absl::Status CopyChunk(ChunkId id, const Missing& m,
                          const std::vector<const proto::NodeInfo*>& sources, PassStats& stats);
+  // Clean-up: of `candidates` (local extra copies of `pg`, sorted by id),
+  // those every one of `members` lists with the same length. Fails when a
+  // member cannot be listed.
+  absl::StatusOr<std::vector<ChunkId>> Confirmed(const proto::ClusterMap& map, uint32_t pg,
+                                                 const std::vector<const proto::NodeInfo*>& members,
+                                                 const std::vector<chunk::ChunkInfo>& candidates);
+  // Clean-up: confirms and deletes one batch of candidates, PG by PG, and
+  // adds the deletions to `deleted`. False when the pass must stop (the
+  // cached epoch moved away from `map`'s, or stopping).
+  bool DeleteBatch(const proto::ClusterMap& map,
+                   const std::vector<std::vector<const proto::NodeInfo*>>& members,
+                   const std::map<uint32_t, std::vector<chunk::ChunkInfo>>& batch,
+                   uint64_t& deleted);
+  // Clean-up: true (logged) when the cached map is no longer at `map`'s
+  // epoch, which ends the pass.
+  bool MapMoved(const proto::ClusterMap& map) const;
   proto::ChunkNode::Stub* StubFor(const std::string& grpc_address);
   // Waits until `bytes` more may be copied. False when stopping.
   bool Throttle(uint64_t bytes);

@@ -5,10 +5,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <random>
 #include <thread>
 
 #include "chunk/test_util.h"
+#include "chunkserver/chunk_node_service.h"
 #include "chunkserver/chunk_server.h"
 #include "chunkserver/test_meta.h"
 #include "cluster/placement.h"
@@ -34,7 +37,7 @@ cluster::ClusterOptions MetaOptions(uint32_t bootstrap) {
 
 class RecoveryTest : public ::testing::Test {
  protected:
-  explicit RecoveryTest(uint32_t bootstrap = 2) : meta_(MetaOptions(bootstrap)) {}
+  explicit RecoveryTest(cluster::ClusterOptions meta = MetaOptions(2)) : meta_(meta) {}
   void SetUp() override {
     meta_.Start();
     meta_.manager()->Start();
@@ -236,7 +239,7 @@ TEST_F(RecoveryTest, ListsEveryHealthyMemberAndReadsFromAHolder) {
 
 class RecoveryRoundTest : public RecoveryTest {
  protected:
-  RecoveryRoundTest() : RecoveryTest(1) {}
+  RecoveryRoundTest() : RecoveryTest(MetaOptions(1)) {}
 };
 
 // A node joining chains that hold data is recovering; its job copies
@@ -308,6 +311,214 @@ TEST_F(RecoveryRoundTest, ListedButUnreadableChunkKeepsItsPgRecovering) {
     EXPECT_TRUE(Holds(b, c));
   }
   EXPECT_FALSE(b->store()->Lookup(lost).ok());
+}
+
+// The clean-up of extra copies: a, b hold every chain (R = 2), c joins
+// none, so every chunk c holds is an extra copy of a PG whose healthy
+// members are a and b. Meta's down_after is long so a stopped member stays
+// UP (and the epoch unchanged) while a test runs.
+class CleanupTest : public RecoveryTest {
+ protected:
+  CleanupTest() : RecoveryTest(LongDownAfter()) {}
+  static cluster::ClusterOptions LongDownAfter() {
+    cluster::ClusterOptions o = MetaOptions(2);
+    o.down_after = absl::Minutes(10);
+    return o;
+  }
+  void SetUp() override {
+    RecoveryTest::SetUp();
+    a_ = Start("a");
+    b_ = Start("b");
+    WaitPlaced(a_, b_);
+  }
+  // c, with `grace`; its own thread never cleans up during a test.
+  ChunkServer* StartExtraHolder(absl::Duration grace) {
+    RecoveryOptions o;
+    o.extra_copy_grace = grace;
+    o.cleanup_interval = absl::Hours(1);
+    ChunkServer* c = Start("c", o);
+    if (c != nullptr) {
+      auto map = c->link()->map();
+      EXPECT_NE(map, nullptr);
+      for (const auto& pg : map->pgs()) {
+        EXPECT_EQ(std::count(pg.nodes().begin(), pg.nodes().end(), c->node_id().value()), 0);
+      }
+    }
+    return c;
+  }
+  // A map fetched from meta at the epoch `s` caches (what the thread uses).
+  static proto::ClusterMap FreshMap(ChunkServer* s) {
+    const absl::Time deadline = absl::Now() + kWait;
+    for (;;) {
+      auto map = s->link()->FreshMap();
+      if (map.ok() && map->epoch() == s->link()->epoch()) return *map;
+      if (absl::Now() > deadline) {
+        ADD_FAILURE() << "no fresh map at the cached epoch";
+        return {};
+      }
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+  // Stores `chunks` on each of `on`, then waits past a 1 ms grace.
+  void PutOn(const std::vector<std::pair<ChunkId, std::string>>& chunks,
+             std::initializer_list<ChunkServer*> on) {
+    for (ChunkServer* s : on) {
+      for (const auto& c : chunks) Put(s, c);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  int Held(ChunkServer* s, const std::vector<std::pair<ChunkId, std::string>>& chunks) {
+    return static_cast<int>(
+        std::count_if(chunks.begin(), chunks.end(), [&](const auto& c) { return Holds(s, c); }));
+  }
+
+  ChunkServer* a_ = nullptr;
+  ChunkServer* b_ = nullptr;
+};
+
+TEST_F(CleanupTest, ChunkEveryHealthyMemberHoldsIsDeleted) {
+  ChunkServer* c = StartExtraHolder(absl::Milliseconds(1));
+  auto chunks = Chunks(12, 30'000);  // over several PGs
+  PutOn(chunks, {a_, b_, c});
+  auto deleted = c->recovery()->CleanupPass(FreshMap(c));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 12u);
+  EXPECT_EQ(c->recovery()->extra_deleted(), 12u);
+  EXPECT_EQ(Held(c, chunks), 0);
+  EXPECT_EQ(Held(a_, chunks), 12);
+  EXPECT_EQ(Held(b_, chunks), 12);
+}
+
+// The map says a and b are healthy, but b lacks two chunks (a write that
+// reached only the old member, a copy b lost): c keeps those two.
+TEST_F(CleanupTest, ChunkAHealthyMemberLacksIsKept) {
+  ChunkServer* c = StartExtraHolder(absl::Milliseconds(1));
+  auto chunks = Chunks(6, 30'000, 5);
+  PutOn(chunks, {a_, c});
+  std::vector<std::pair<ChunkId, std::string>> on_b(chunks.begin(), chunks.begin() + 4);
+  PutOn(on_b, {b_});
+  auto deleted = c->recovery()->CleanupPass(FreshMap(c));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 4u);
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    EXPECT_EQ(Holds(c, chunks[i]), i >= 4) << i;
+  }
+  // Once b holds them too, the next pass deletes them.
+  PutOn({chunks[4], chunks[5]}, {b_});
+  deleted = c->recovery()->CleanupPass(FreshMap(c));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 2u);
+  EXPECT_EQ(Held(c, chunks), 0);
+}
+
+// b is stopped but still UP in the map: its listing fails, so nothing of
+// its PGs is deleted.
+TEST_F(CleanupTest, ChunksOfAMemberThatCannotBeListedAreKept) {
+  ChunkServer* c = StartExtraHolder(absl::Milliseconds(1));
+  auto chunks = Chunks(8, 30'000);
+  PutOn(chunks, {a_, b_, c});
+  const uint64_t b_id = b_->node_id().value();
+  b_->Stop();
+  proto::ClusterMap map = FreshMap(c);
+  for (const auto& n : map.nodes()) {
+    if (n.id() == b_id) {
+      EXPECT_EQ(n.state(), proto::NODE_UP);
+    }
+  }
+  auto deleted = c->recovery()->CleanupPass(map);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  EXPECT_EQ(c->recovery()->extra_deleted(), 0u);
+  EXPECT_EQ(Held(c, chunks), 8);
+}
+
+TEST_F(CleanupTest, ChunkYoungerThanTheGraceIsKept) {
+  ChunkServer* c = StartExtraHolder(absl::Hours(1));
+  auto chunks = Chunks(8, 30'000);
+  PutOn(chunks, {a_, b_, c});
+  auto deleted = c->recovery()->CleanupPass(FreshMap(c));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  EXPECT_EQ(Held(c, chunks), 8);
+}
+
+// The map changes (a node joins) after the pass's map was fetched: the
+// cached epoch no longer matches, so the pass deletes nothing; a pass
+// with the new map does.
+TEST_F(CleanupTest, EpochChangeBeforeThePassDeletesNothing) {
+  ChunkServer* c = StartExtraHolder(absl::Milliseconds(1));
+  auto chunks = Chunks(8, 30'000);
+  PutOn(chunks, {a_, b_, c});
+  proto::ClusterMap before = FreshMap(c);
+  ASSERT_NE(Start("d"), nullptr);
+  ASSERT_TRUE(c->link()->WaitEpoch(before.epoch() + 1, kWait));
+  auto deleted = c->recovery()->CleanupPass(before);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  EXPECT_EQ(Held(c, chunks), 8);
+  deleted = c->recovery()->CleanupPass(FreshMap(c));
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 8u);
+  EXPECT_EQ(Held(c, chunks), 0);
+}
+
+// A ChunkNode that answers ListChunks from `store` after running `before`
+// (once): a member whose listing a test interleaves with a map change.
+class HookedMember final : public proto::ChunkNode::Service {
+ public:
+  HookedMember(chunk::ChunkStore* store, std::function<void()> before)
+      : store_(store), before_(std::move(before)) {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(this);
+    server_ = builder.BuildAndStart();
+  }
+  ~HookedMember() override { server_->Shutdown(std::chrono::system_clock::now()); }
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+  grpc::Status ListChunks(grpc::ServerContext*, const proto::ListChunksRequest* req,
+                          proto::ListChunksReply* reply) override {
+    std::call_once(once_, before_);
+    absl::Status st = ListChunksOf(*store_, *req, reply);
+    return st.ok() ? grpc::Status::OK
+                   : grpc::Status(grpc::StatusCode::INTERNAL, std::string(st.message()));
+  }
+
+ private:
+  chunk::ChunkStore* const store_;
+  const std::function<void()> before_;
+  std::once_flag once_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+};
+
+// The map changes while the members are being listed (after the pass
+// began with the cached epoch equal to the map's): every chunk is
+// confirmed, yet nothing is deleted, since the check before the deletion
+// sees the new epoch.
+TEST_F(CleanupTest, EpochChangeDuringTheListingStopsThePass) {
+  ChunkServer* c = StartExtraHolder(absl::Milliseconds(1));
+  auto chunks = Chunks(8, 30'000);
+  PutOn(chunks, {a_, b_, c});
+  proto::ClusterMap map = FreshMap(c);
+  const uint64_t epoch = map.epoch();
+  bool moved = false;
+  HookedMember hooked(b_->store(), [&] {
+    // A new node registers: a new epoch, which c's link picks up.
+    cluster::RegisterInfo info;
+    info.data_address = "127.0.0.1:1";
+    info.grpc_address = "127.0.0.1:1";
+    EXPECT_TRUE(meta_.manager()->Register(info).ok());
+    moved = c->link()->WaitEpoch(epoch + 1, kWait);
+  });
+  for (auto& n : *map.mutable_nodes()) {
+    if (n.id() == b_->node_id().value()) n.set_grpc_address(hooked.address());
+  }
+  auto deleted = c->recovery()->CleanupPass(map);
+  ASSERT_TRUE(moved);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 0u);
+  EXPECT_EQ(Held(c, chunks), 8);
 }
 
 }  // namespace

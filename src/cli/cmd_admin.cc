@@ -101,7 +101,8 @@ nlohmann::json RecoveryJson(const Recovery& r) {
                    {"state", std::string(service::kPgStateNames[static_cast<size_t>(h.state)])},
                    {"healthy", h.healthy},
                    {"recovering", h.recovering},
-                   {"bytes_left", h.bytes_left}});
+                   {"bytes_left", h.bytes_left},
+                   {"bytes_left_estimated", h.estimated > 0}});
   }
   nlohmann::json draining = nlohmann::json::array();
   for (const auto& [id, left] : DrainLeft(r.map)) {
@@ -110,6 +111,10 @@ nlohmann::json RecoveryJson(const Recovery& r) {
   nlohmann::json j = {{"pgs_by_state", states},
                       {"bytes_left", r.stats.recovery_bytes_left},
                       {"bytes_total", r.stats.recovery_bytes_total},
+                      // bytes_* include pg_bytes_estimate per PG not listed yet.
+                      {"bytes_left_estimated", r.stats.recovery_pgs_estimated > 0},
+                      {"pgs_estimated", r.stats.recovery_pgs_estimated},
+                      {"pg_bytes_estimate", r.stats.pg_bytes_estimate},
                       {"rate_bytes_per_sec", r.rate},
                       {"draining", draining},
                       {"pgs", pgs}};
@@ -126,11 +131,18 @@ void PrintRecovery(const Recovery& r) {
   }
   std::printf("\n");
   if (r.stats.pgs_by_state[static_cast<size_t>(service::PgState::kRecovering)] > 0) {
-    std::printf("recovery: %s left of %s",
-                Progress::Bytes(static_cast<double>(r.stats.recovery_bytes_left)).c_str(),
+    // "~": some PGs are not listed by their backfill yet and count as one
+    // estimated PG copy each (ClusterStats::pg_bytes_estimate).
+    const char* approx = r.stats.recovery_pgs_estimated > 0 ? "~" : "";
+    std::printf("recovery: %s%s left of %s%s", approx,
+                Progress::Bytes(static_cast<double>(r.stats.recovery_bytes_left)).c_str(), approx,
                 Progress::Bytes(static_cast<double>(r.stats.recovery_bytes_total)).c_str());
+    if (r.stats.recovery_pgs_estimated > 0) {
+      std::printf(" (estimated for %llu PGs not listed yet)",
+                  static_cast<unsigned long long>(r.stats.recovery_pgs_estimated));
+    }
     if (r.rate > 0) {
-      std::printf(", %s/s, ETA %.0fs", Progress::Bytes(r.rate).c_str(),
+      std::printf(", %s/s, ETA %s%.0fs", Progress::Bytes(r.rate).c_str(), approx,
                   static_cast<double>(r.stats.recovery_bytes_left) / r.rate);
     } else {
       std::printf(", rate not measured yet");

@@ -42,6 +42,7 @@ int RunBenchMeta(const BenchMetaArgs& args) {
     j["files"] = args.files;
     j["threads"] = args.threads;
     j["connections"] = args.client.connections;
+    j["batch_in_flight"] = args.client.meta_batch_in_flight;
     j["dir"] = *dir;
     j["seconds"] = seconds;
     std::printf("%s\n", j.dump().c_str());
@@ -160,6 +161,11 @@ void AddBench(CLI::App& app, Registry& registry) {
   cmd->add_option("--connections", args->client.connections,
                   "TCP connections the client spreads its calls over")
       ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--batch-in-flight", args->client.meta_batch_in_flight,
+                  "Metadata batches out at once (0: every call on its own; docs/metadata.md, "
+                  "\"Batches\")")
+      ->check(CLI::Range(0, 64))
       ->capture_default_str();
   registry.Add(cmd, [args] { return RunBenchMeta(*args); });
 

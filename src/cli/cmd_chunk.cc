@@ -28,10 +28,10 @@ struct ChunkArgs {
   double shutdown_grace_s = 10;
   std::string ready_file;
   std::string scrub_rate = "32MiB";
-  std::string small_chunk_limit = "0";
+  std::string small_chunk_limit = "128K";
   std::string scrub_interval = "7d";
   std::string recovery_rate = "32MiB";
-  double extra_copy_grace_s = 0;
+  double extra_copy_grace_s = 600;  // RecoveryOptions::extra_copy_grace
 };
 
 void SetUpLogging() {
@@ -77,6 +77,8 @@ int RunChunk(const ChunkArgs& args) {
   }
   options.recovery.rate_bytes_per_sec = *recovery_rate;
   options.recovery.extra_copy_grace = absl::Seconds(args.extra_copy_grace_s);
+  // A grace under the 60 s clean-up interval (tests) also runs the clean-up
+  // that often, so copies go soon after they are old enough; 0 is off.
   if (args.extra_copy_grace_s > 0 && args.extra_copy_grace_s < 60) {
     options.recovery.cleanup_interval = absl::Seconds(args.extra_copy_grace_s);
   }
@@ -160,8 +162,8 @@ void AddChunk(CLI::App& app, Registry& registry) {
       ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   cmd->add_option("--small-chunk-limit", args->small_chunk_limit,
-                  "Chunks up to this size go to append-only volume files, many per fdatasync "
-                  "(e.g. 128K; 0: one file per chunk)")
+                  "Chunks up to this size go to append-only volume files in DIR/volumes, many "
+                  "per fdatasync; larger ones to a file each (0: one file per chunk)")
       ->capture_default_str();
   cmd->add_option("--scrub-rate", args->scrub_rate,
                   "Scrub reads at most this many bytes per second (64K, 32MiB, ...)")
@@ -174,8 +176,9 @@ void AddChunk(CLI::App& app, Registry& registry) {
                   "second (0: unlimited)")
       ->capture_default_str();
   cmd->add_option("--extra-copy-grace", args->extra_copy_grace_s,
-                  "Seconds a copy of a placement group this node no longer serves is kept "
-                  "before it may be deleted (0: never delete)")
+                  "Seconds a copy of a placement group this node no longer serves is kept; "
+                  "then it is deleted once every healthy member of the group confirms holding "
+                  "the chunk (0: never delete)")
       ->check(CLI::Range(0.0, 365.0 * 24 * 3600))
       ->capture_default_str();
   cmd->add_option("--ready-file", args->ready_file,

@@ -30,7 +30,7 @@ struct ServerArgs {
   std::string http = "127.0.0.1:9401";
   std::string ready_file;
   std::string scrub_rate = "32MiB";
-  std::string small_chunk_limit = "0";
+  std::string small_chunk_limit = "128K";
   std::string scrub_interval = "7d";
   std::string recovery_rate = "32MiB";
   GcFlags gc;
@@ -127,6 +127,8 @@ int RunServer(const ServerArgs& args) {
     o.small_chunk_limit = small_chunk_limit;
     o.scrub_interval = scrub_interval;
     o.recovery.rate_bytes_per_sec = *recovery_rate;
+    // Extra copies: RecoveryOptions' defaults, as `cairn chunk` (10 min
+    // grace, then deleted once every healthy member confirms them).
     auto c = chunkserver::ChunkServer::Start(o);
     if (!c.ok()) {
       StopAll(chunks, meta);
@@ -203,8 +205,8 @@ void AddServer(CLI::App& app, Registry& registry) {
                   "any free)")
       ->capture_default_str();
   cmd->add_option("--small-chunk-limit", args->small_chunk_limit,
-                  "Each chunk server keeps chunks up to this size in append-only volume files "
-                  "(e.g. 128K; 0: one file per chunk)")
+                  "Each chunk server keeps chunks up to this size in append-only volume files, "
+                  "many per fdatasync; larger ones in a file each (0: one file per chunk)")
       ->capture_default_str();
   cmd->add_option("--scrub-rate", args->scrub_rate,
                   "Each chunk server's scrub reads at most this many bytes per second")

@@ -39,6 +39,7 @@ ClientOptions ClientOptionsOf(const ClientFlags& flags) {
   options.meta_retry_deadline = absl::Seconds(flags.meta_wait_seconds);
   options.connections = flags.connections;
   options.max_chunks_in_flight = flags.chunks_in_flight;
+  options.meta_batch_in_flight = flags.meta_batch_in_flight;
   return options;
 }
 

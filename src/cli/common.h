@@ -55,6 +55,8 @@ struct ClientFlags {
   // Chunks one open file uploads at once (ClientOptions::max_chunks_in_flight);
   // `bench data` takes it as a flag.
   int chunks_in_flight = 4;
+  // ClientOptions::meta_batch_in_flight; `bench meta` takes it as a flag.
+  int meta_batch_in_flight = 2;
 };
 void AddClientFlags(CLI::App* command, ClientFlags* flags);
 

@@ -1,7 +1,9 @@
 // Fsck against a real MetaServer (memory store) and three ChunkServers in
 // one process on 127.0.0.1 port 0: a clean tree, a missing copy (found by
 // the full and the quick check), a damaged copy, repair, a lost chunk named
-// by path and offset, and bad arguments.
+// by path and offset, and bad arguments. Every case runs with the 64 KiB
+// chunks in chunk files (small_chunk_limit 0) and in volume records (128
+// KiB, the `cairn chunk` default).
 #include "cairn/fsck.h"
 
 #include <filesystem>
@@ -13,7 +15,10 @@
 #include "absl/time/clock.h"
 #include "cairn/client.h"
 #include "chunk/file_chunk_store.h"
+#include "chunk/multi_dir_chunk_store.h"
 #include "chunk/test_util.h"
+#include "chunk/tiered_chunk_store.h"
+#include "chunk/volume_chunk_store.h"
 #include "chunkserver/chunk_server.h"
 #include "client/test_cluster.h"
 #include "gtest/gtest.h"
@@ -28,7 +33,8 @@ using ::cairn::testing::TestBytes;
 constexpr uint64_t kCs = 64 << 10;
 constexpr int kServers = 3;
 
-class FsckTest : public ::testing::Test {
+// The chunk servers' small_chunk_limit.
+class FsckTest : public ::testing::TestWithParam<uint64_t> {
  protected:
   void SetUp() override {
     auto meta = service::MetaServer::Start(testing::TestMetaOptions(kServers));
@@ -38,6 +44,7 @@ class FsckTest : public ::testing::Test {
       chunkserver::ChunkServerOptions o = testing::TestChunkServerOptions(
           meta_->grpc_address(), dir_.Sub("cs" + std::to_string(i)));
       o.scrub_interval = absl::ZeroDuration();
+      o.small_chunk_limit = GetParam();
       auto server = chunkserver::ChunkServer::Start(o);
       ASSERT_TRUE(server.ok()) << server.status();
       ASSERT_TRUE((*server)->WaitRegistered(absl::Seconds(10)));
@@ -72,17 +79,40 @@ class FsckTest : public ::testing::Test {
     return nullptr;
   }
 
-  static void Damage(chunkserver::ChunkServer* server, const std::string& hex) {
-    auto* multi = static_cast<chunk::MultiDirChunkStore*>(server->store());
-    auto* file = static_cast<chunk::FileChunkStore*>(multi->store(0));
-    std::fstream f(file->ChunkPath(*ChunkId::Parse(hex)),
-                   std::ios::binary | std::ios::in | std::ios::out);
+  // Flips data byte 100 of the copy of chunk `hex` on `server`, behind its
+  // store's back: in its chunk file, or in its record in a volume file
+  // (docs/chunk-format.md), whichever the server's limit chose.
+  void Damage(chunkserver::ChunkServer* server, const std::string& hex) {
+    const ChunkId id = *ChunkId::Parse(hex);
+    auto* multi = dynamic_cast<chunk::MultiDirChunkStore*>(server->store());
+    ASSERT_NE(multi, nullptr);
+    auto* tiered = dynamic_cast<chunk::TieredChunkStore*>(multi->store(0));
+    ASSERT_EQ(tiered != nullptr, GetParam() > 0);
+    std::string path;
+    uint64_t data_offset = 0;
+    if (tiered != nullptr) {
+      // 64 KiB chunks are below the limit: records in a volume.
+      auto* volumes = dynamic_cast<chunk::VolumeChunkStore*>(tiered->small());
+      ASSERT_NE(volumes, nullptr);
+      auto place = volumes->Locate(id);
+      ASSERT_TRUE(place.ok()) << place.status();
+      path = place->path;
+      data_offset = place->data_offset;
+    } else {
+      auto* file = dynamic_cast<chunk::FileChunkStore*>(multi->store(0));
+      ASSERT_NE(file, nullptr);
+      path = file->ChunkPath(id);
+      data_offset = 4096;  // docs/chunk-format.md: chunks below 63 MiB
+    }
+    std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+    ASSERT_TRUE(f.good()) << path;
     char c = 0;
-    f.seekg(4096 + 100);
+    f.seekg(static_cast<std::streamoff>(data_offset + 100));
     f.read(&c, 1);
     c = static_cast<char>(c ^ 0x5a);
-    f.seekp(4096 + 100);
+    f.seekp(static_cast<std::streamoff>(data_offset + 100));
     f.write(&c, 1);
+    ASSERT_TRUE(f.good()) << path;
   }
 
   FsckReport Run(const FsckOptions& o) {
@@ -98,7 +128,7 @@ class FsckTest : public ::testing::Test {
   std::unique_ptr<Client> client_;
 };
 
-TEST_F(FsckTest, FindsAndRepairsMissingAndBadCopies) {
+TEST_P(FsckTest, FindsAndRepairsMissingAndBadCopies) {
   Put("/t/a", 5 * kCs + 10, 1);
   Put("/t/b", 3 * kCs, 2);
   ASSERT_TRUE(client_->Mkdir("/t/sub", 0755).ok());
@@ -158,7 +188,7 @@ TEST_F(FsckTest, FindsAndRepairsMissingAndBadCopies) {
   EXPECT_EQ(r.missing_copies + r.bad_copies, 0u);
 }
 
-TEST_F(FsckTest, ChunkWithoutAGoodCopyIsLostAndNamed) {
+TEST_P(FsckTest, ChunkWithoutAGoodCopyIsLostAndNamed) {
   Put("/t/x", 3 * kCs, 4);
   auto x = client_->FileChunks("/t/x");
   ASSERT_TRUE(x.ok());
@@ -178,7 +208,7 @@ TEST_F(FsckTest, ChunkWithoutAGoodCopyIsLostAndNamed) {
   EXPECT_EQ(r.repaired_copies, 0u);
 }
 
-TEST_F(FsckTest, SeesChunksPastTheFirstPageOfAHugeSparseFile) {
+TEST_P(FsckTest, SeesChunksPastTheFirstPageOfAHugeSparseFile) {
   // More slots than one GetChunks reply carries (meta::kMaxChunksPerReply):
   // FileChunks and fsck page on, or slot 70000 would look like a hole.
   constexpr uint64_t kFar = 70000;
@@ -211,7 +241,7 @@ TEST_F(FsckTest, SeesChunksPastTheFirstPageOfAHugeSparseFile) {
   EXPECT_EQ(r.issues[0].offset, kFar * kCs);
 }
 
-TEST_F(FsckTest, ReadOfAChunkGoneFromEveryHolderIsAnIoErrorNotAMissingFile) {
+TEST_P(FsckTest, ReadOfAChunkGoneFromEveryHolderIsAnIoErrorNotAMissingFile) {
   Put("/t/gone", 2 * kCs, 5);
   auto info = client_->FileChunks("/t/gone");
   ASSERT_TRUE(info.ok()) << info.status();
@@ -228,7 +258,7 @@ TEST_F(FsckTest, ReadOfAChunkGoneFromEveryHolderIsAnIoErrorNotAMissingFile) {
   EXPECT_TRUE(client_->Stat("/t/gone").ok());
 }
 
-TEST_F(FsckTest, BadArguments) {
+TEST_P(FsckTest, BadArguments) {
   FsckOptions o;
   o.path = "/nope";
   EXPECT_EQ(ErrcOf(Fsck(options_, o).status()), Errc::kNotFound);
@@ -238,6 +268,12 @@ TEST_F(FsckTest, BadArguments) {
   o.parallelism = 0;
   EXPECT_EQ(ErrcOf(Fsck(options_, o).status()), Errc::kInvalid);
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, FsckTest, ::testing::Values(uint64_t{0}, uint64_t{128} << 10),
+                         [](const ::testing::TestParamInfo<uint64_t>& info) {
+                           return info.param == 0 ? std::string("ChunkFiles")
+                                                  : std::string("Volumes");
+                         });
 
 }  // namespace
 }  // namespace cairn

@@ -1,6 +1,7 @@
 // MetaClient: the Client implementation over the cairn.proto.Meta gRPC
 // service. One channel and one stub per client, shared by every thread;
 // client/rpc.h repeats calls across a meta restart.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -33,6 +34,7 @@ client::RpcOptions RpcOptionsOf(const ClientOptions& o) {
   r.timeout = o.timeout;
   r.retry_deadline = o.meta_retry_deadline;
   r.connect_deadline = o.meta_connect_deadline;
+  r.batch_in_flight = static_cast<size_t>(std::max(0, o.meta_batch_in_flight));
   return r;
 }
 

@@ -51,6 +51,14 @@ Rpc::Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, const RpcO
     meta_.push_back(proto::Meta::NewStub(channel));
     cluster_.push_back(proto::Cluster::NewStub(channel));
   }
+  if (options.batch_in_flight > 0) {
+    batcher_ = std::make_unique<MetaBatcher>(
+        options.batch_in_flight, options.batch_max_ops,
+        [this](const proto::BatchRequest& req, proto::BatchReply* reply) {
+          const size_t i = Next();
+          return Invoke(*meta_[i], i, /*repeat=*/true, &MetaStub::Batch, req, reply);
+        });
+  }
 }
 
 Rpc::Attempts::Attempts(Rpc* rpc, size_t channel, bool repeat)

@@ -34,6 +34,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "client/meta_batch.h"
 #include "cluster.grpc.pb.h"
 #include "meta.grpc.pb.h"
 #include "service/grpc_status.h"
@@ -51,6 +52,11 @@ struct RpcOptions {
   // meta_connect_deadline), also capped by `timeout` and retry_deadline:
   // a wrong address is reported soon.
   absl::Duration connect_deadline = absl::ZeroDuration();
+  // Batching of namespace calls (client/meta_batch.h): batches out at once
+  // (ClientOptions::meta_batch_in_flight); 0 sends every call on its own.
+  size_t batch_in_flight = 0;
+  // Operations per batch at most (meta takes up to 256).
+  size_t batch_max_ops = 64;
 };
 
 class Rpc {
@@ -63,21 +69,21 @@ class Rpc {
   Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, absl::Duration timeout);
   Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, const RpcOptions& options);
 
-  // One unary call of the Meta service. A mutating request is sent with a
-  // request id (unless it carries one already).
+  // One call of the Meta service: a namespace operation goes in a batch
+  // when batching is on, anything else as its own unary call. A mutating
+  // request is sent with a request id (unless it carries one already).
   template <typename Req, typename Reply>
   absl::Status Meta(grpc::Status (MetaStub::*method)(grpc::ClientContext*, const Req&, Reply*),
                     const Req& req, Reply* reply) {
-    const size_t i = Next();
     if constexpr (requires(Req & r) { r.mutable_request_id(); }) {
       if (!req.has_request_id()) {
         Req stamped = req;
         stamped.mutable_request_id()->set_client(client_id_);
         stamped.mutable_request_id()->set_seq(next_seq_.fetch_add(1, std::memory_order_relaxed));
-        return Invoke(*meta_[i], i, /*repeat=*/true, method, stamped, reply);
+        return Send(method, std::move(stamped), reply);
       }
     }
-    return Invoke(*meta_[i], i, /*repeat=*/true, method, req, reply);
+    return Send(method, req, reply);
   }
 
   // One unary call of the Cluster service.
@@ -117,6 +123,23 @@ class Rpc {
     absl::Duration backoff_;
   };
 
+  template <typename Req, typename Reply>
+  absl::Status Send(grpc::Status (MetaStub::*method)(grpc::ClientContext*, const Req&, Reply*),
+                    Req req, Reply* reply) {
+    if constexpr (kBatchable<Req>) {
+      proto::MetaOp op;
+      if (batcher_ != nullptr && PackOp(method, &req, &op)) {
+        proto::MetaOpReply r;
+        absl::Status st = batcher_->Run(std::move(op), &r);
+        reply->Clear();
+        if (st.ok()) UnpackReply(&r, reply);
+        return st;
+      }
+    }
+    const size_t i = Next();
+    return Invoke(*meta_[i], i, /*repeat=*/true, method, req, reply);
+  }
+
   size_t Next() {
     return meta_.size() == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed) % meta_.size();
   }
@@ -145,6 +168,7 @@ class Rpc {
   std::atomic<uint64_t> next_seq_{1};
   // Meta has answered a call of this client (success or a typed error).
   std::atomic<bool> reached_{false};
+  std::unique_ptr<MetaBatcher> batcher_;  // null: batching off
 };
 
 }  // namespace cairn::client

@@ -9,35 +9,39 @@
 
 namespace cairn::service {
 
+absl::Status MetaService::DoGetAttr(const proto::GetAttrRequest& req, proto::AttrReply* reply) {
+  ASSIGN_OR_RETURN(meta::Ref target, RefFromProto(req.target(), req.has_target(), "target"));
+  ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->GetAttr(target));
+  ToProto(rec, reply->mutable_attr());
+  return absl::OkStatus();
+}
+
 MetaService::Reactor* MetaService::GetAttr(Ctx* ctx, const proto::GetAttrRequest* req,
                                            proto::AttrReply* reply) {
-  return Serve(kGetAttr, ctx, [this, req, reply]() -> absl::Status {
-    ASSIGN_OR_RETURN(meta::Ref target, RefFromProto(req->target(), req->has_target(), "target"));
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->GetAttr(target));
-    ToProto(rec, reply->mutable_attr());
-    return absl::OkStatus();
-  });
+  return Serve(kGetAttr, ctx, [this, req, reply] { return DoGetAttr(*req, reply); });
+}
+
+absl::Status MetaService::DoSetAttr(const proto::SetAttrRequest& req, proto::AttrReply* reply) {
+  ASSIGN_OR_RETURN(meta::Ref target, RefFromProto(req.target(), req.has_target(), "target"));
+  meta::SetAttrArgs args;
+  if (req.has_mode()) {
+    RETURN_IF_ERROR(CheckMode(req.mode()));
+    args.mode = req.mode();
+  }
+  if (req.has_uid()) args.uid = req.uid();
+  if (req.has_gid()) args.gid = req.gid();
+  if (req.has_size()) args.size = req.size();
+  // Times: any value is a valid time (before 1970 too); -1 means now.
+  if (req.has_atime_ns()) args.atime_ns = req.atime_ns();
+  if (req.has_mtime_ns()) args.mtime_ns = req.mtime_ns();
+  ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->SetAttr(target, args, RequestOf(req)));
+  ToProto(rec, reply->mutable_attr());
+  return absl::OkStatus();
 }
 
 MetaService::Reactor* MetaService::SetAttr(Ctx* ctx, const proto::SetAttrRequest* req,
                                            proto::AttrReply* reply) {
-  return Serve(kSetAttr, ctx, [this, req, reply]() -> absl::Status {
-    ASSIGN_OR_RETURN(meta::Ref target, RefFromProto(req->target(), req->has_target(), "target"));
-    meta::SetAttrArgs args;
-    if (req->has_mode()) {
-      RETURN_IF_ERROR(CheckMode(req->mode()));
-      args.mode = req->mode();
-    }
-    if (req->has_uid()) args.uid = req->uid();
-    if (req->has_gid()) args.gid = req->gid();
-    if (req->has_size()) args.size = req->size();
-    // Times: any value is a valid time (before 1970 too); -1 means now.
-    if (req->has_atime_ns()) args.atime_ns = req->atime_ns();
-    if (req->has_mtime_ns()) args.mtime_ns = req->mtime_ns();
-    ASSIGN_OR_RETURN(proto::InodeRecord rec, ns_->SetAttr(target, args, RequestOf(*req)));
-    ToProto(rec, reply->mutable_attr());
-    return absl::OkStatus();
-  });
+  return Serve(kSetAttr, ctx, [this, req, reply] { return DoSetAttr(*req, reply); });
 }
 
 MetaService::Reactor* MetaService::Statfs(Ctx* ctx, const proto::StatfsRequest* /*req*/,

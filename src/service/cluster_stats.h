@@ -29,8 +29,12 @@ struct PgHealth {
   PgState state = PgState::kHealthy;
   uint32_t healthy = 0;     // healthy members
   uint32_t recovering = 0;  // recovering members
-  uint64_t bytes_left = 0;  // still to copy, as the recovering nodes reported
+  // Still to copy, over the recovering members: what each reported, or
+  // for a member that has not listed the PG yet (no report), the estimate
+  // of one PG copy (ClusterStats::pg_bytes_estimate).
+  uint64_t bytes_left = 0;
   uint64_t bytes_total = 0;
+  uint32_t estimated = 0;  // recovering members counted with the estimate
 };
 
 struct ClusterStats {
@@ -41,12 +45,25 @@ struct ClusterStats {
   // member at all (nothing can be written there).
   uint64_t pgs_degraded = 0;
   uint64_t pgs_unavailable = 0;
-  // Per PG and counted by PgState; bytes left to copy over all PGs (from
-  // the recovering nodes' heartbeats: 0 until a node has listed its source).
+  // Per PG and counted by PgState; bytes left to copy over all PGs: what
+  // the recovering nodes' heartbeats report for the PGs their backfill has
+  // listed, plus pg_bytes_estimate for each (PG, recovering member) not
+  // listed yet (a backfill lists one PG at a time, so early in a recovery
+  // most are not), so the ETA is not too short.
   std::vector<PgHealth> pgs;
   std::array<uint64_t, 4> pgs_by_state{};
   uint64_t recovery_bytes_left = 0;
   uint64_t recovery_bytes_total = 0;
+  // (PG, recovering member) pairs counted with the estimate; 0: the bytes
+  // are exactly as reported.
+  uint64_t recovery_pgs_estimated = 0;
+  // The estimated size of one PG copy: the used bytes of the UP and
+  // DRAINING nodes with healthy memberships, less what their backfills
+  // report copied, over those memberships (0 without any). Extra copies
+  // not deleted yet make it somewhat high; for a member back from a short
+  // outage, which holds most of the PG already, it is far too high until
+  // its backfill lists the PG.
+  uint64_t pg_bytes_estimate = 0;
   // UP nodes that reported a capacity (registration or heartbeat), and the
   // sums of their capacity and available bytes.
   uint64_t reporting_nodes = 0;

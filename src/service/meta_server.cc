@@ -215,8 +215,14 @@ void MetaServer::UpdateClusterGauges() {
   }
   metrics_
       ->GetGauge("cairn_cluster_recovery_bytes_left",
-                 "Bytes the recovering members still have to copy, as they reported.")
+                 "Bytes the recovering members still have to copy: as they reported, plus an "
+                 "estimated PG copy for each PG a member has not listed yet.")
       ->Set(static_cast<int64_t>(stats.recovery_bytes_left));
+  metrics_
+      ->GetGauge("cairn_cluster_recovery_pgs_estimated",
+                 "Recovering (PG, member) pairs counted in cairn_cluster_recovery_bytes_left "
+                 "with an estimate (not listed yet).")
+      ->Set(static_cast<int64_t>(stats.recovery_pgs_estimated));
   metrics_
       ->GetGauge("cairn_cluster_pgs_degraded",
                  "Placement groups whose chain is shorter than the cluster's replicas.")

@@ -12,7 +12,7 @@ std::string_view MetaService::OpName(Op op) {
       "Lookup",    "GetAttr",     "SetAttr",   "Mkdir",     "Create",      "Rmdir",
       "Unlink",    "Rename",      "Link",      "Symlink",   "Readlink",    "Readdir",
       "Statfs",    "GetXattr",    "SetXattr",  "ListXattr", "RemoveXattr", "Fsync",
-      "GetChunks", "CommitWrite", "SetPolicy", "GetPolicy"};
+      "GetChunks", "CommitWrite", "SetPolicy", "GetPolicy", "Batch"};
   return kNames[op];
 }
 
@@ -50,6 +50,7 @@ bool MetaService::WaitsOnDisk(Op op) const {
     case kRemoveXattr:
     case kCommitWrite:
     case kSetPolicy:
+    case kBatch:  // may carry changes
       return options_.changes_wait_for_sync;
     default:
       return false;

@@ -14,7 +14,9 @@
 //
 // Handlers are grouped by kind: entries.cc (lookup, create, remove,
 // rename, links), attrs.cc (getattr, setattr, statfs, fsync), dirs.cc
-// (readdir), xattrs.cc, data.cc (chunks and policies).
+// (readdir), xattrs.cc, data.cc (chunks and policies), batch.cc (several
+// namespace operations in one call; each is counted under its own op label,
+// and the call itself under op="Batch").
 //
 // Ownership and thread-safety: borrows `ns`, `metrics` and the options'
 // cluster manager and pool, which must outlive it; thread-safe (RPCs run
@@ -58,6 +60,9 @@ class MetaService final : public proto::Meta::CallbackService {
 
   using Ctx = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
+
+  // batch.cc: the operations of a MetaOp list, one after the other.
+  Reactor* Batch(Ctx* ctx, const proto::BatchRequest* req, proto::BatchReply* reply) override;
 
   // entries.cc
   Reactor* Lookup(Ctx* ctx, const proto::LookupRequest* req, proto::AttrReply* reply) override;
@@ -119,9 +124,26 @@ class MetaService final : public proto::Meta::CallbackService {
     kCommitWrite,
     kSetPolicy,
     kGetPolicy,
+    kBatch,
     kOpCount
   };
   static std::string_view OpName(Op op);
+
+  // The operations a Batch may carry, each also behind its unary RPC:
+  // checks the request, runs it on the namespace, fills the reply.
+  absl::Status DoLookup(const proto::LookupRequest& req, proto::AttrReply* reply);
+  absl::Status DoGetAttr(const proto::GetAttrRequest& req, proto::AttrReply* reply);
+  absl::Status DoSetAttr(const proto::SetAttrRequest& req, proto::AttrReply* reply);
+  absl::Status DoMkdir(const proto::MkdirRequest& req, proto::AttrReply* reply);
+  absl::Status DoCreate(const proto::CreateRequest& req, proto::AttrReply* reply);
+  absl::Status DoRmdir(const proto::RemoveRequest& req, proto::RemoveReply* reply);
+  absl::Status DoUnlink(const proto::RemoveRequest& req, proto::RemoveReply* reply);
+  absl::Status DoRename(const proto::RenameRequest& req, proto::RenameReply* reply);
+  absl::Status DoLink(const proto::LinkRequest& req, proto::AttrReply* reply);
+  absl::Status DoSymlink(const proto::SymlinkRequest& req, proto::AttrReply* reply);
+  absl::Status DoReadlink(const proto::ReadlinkRequest& req, proto::ReadlinkReply* reply);
+  // One op of a batch: runs it, records its metrics, stores its status.
+  void RunBatchOp(const proto::MetaOp& op, proto::MetaOpReply* reply);
 
   struct OpMetrics {
     Counter* requests = nullptr;

@@ -479,6 +479,149 @@ TEST_F(MetaServiceTest, ConcurrentCreatesInOneDirectory) {
   EXPECT_EQ(Names("/c").size(), static_cast<size_t>(kThreads * kPer));
 }
 
+// Meta.Batch: each op gets its own status and reply, in order; one failing
+// does not stop the next; the metrics count each under its own op.
+TEST_F(MetaServiceTest, BatchRunsEachOperationWithItsOwnStatus) {
+  proto::BatchRequest req;
+  auto* mkdir = req.add_ops()->mutable_mkdir();
+  mkdir->mutable_parent()->set_path("/");
+  mkdir->set_name("b");
+  mkdir->set_mode(0755);
+  auto* again = req.add_ops()->mutable_mkdir();
+  *again = *mkdir;  // same name, no request id: a second mkdir -> kExists
+  auto* create = req.add_ops()->mutable_create();
+  create->mutable_parent()->set_path("/b");
+  create->set_name("f");
+  create->set_mode(0644);
+  create->mutable_request_id()->set_client(77);
+  create->mutable_request_id()->set_seq(1);
+  req.add_ops();  // no request at all
+  auto* lookup = req.add_ops()->mutable_lookup();
+  lookup->mutable_parent()->set_path("/b");
+  lookup->set_name("f");
+  auto* bad_name = req.add_ops()->mutable_create();
+  bad_name->mutable_parent()->set_path("/b");
+  bad_name->set_name("a/b");
+  auto* symlink = req.add_ops()->mutable_symlink();
+  symlink->mutable_parent()->set_path("/b");
+  symlink->set_name("s");
+  symlink->set_target("f");
+  req.add_ops()->mutable_readlink()->mutable_target()->set_path("/b/s");
+  auto* unlink = req.add_ops()->mutable_unlink();
+  unlink->mutable_parent()->set_path("/b");
+  unlink->set_name("missing");
+
+  auto call = [&](proto::BatchReply* reply) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    return FromGrpcStatus(stub_->Batch(&ctx, req, reply), ctx);
+  };
+  proto::BatchReply reply;
+  ASSERT_OK(call(&reply));
+  ASSERT_EQ(reply.replies_size(), req.ops_size());
+  auto errc = [&](int i) {
+    const proto::MetaOpReply& r = reply.replies(i);
+    return ErrcOf(FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(r.code()), r.message()),
+                                 r.errc()));
+  };
+  EXPECT_EQ(errc(0), Errc::kOk);
+  EXPECT_EQ(reply.replies(0).attr().attr().type(), proto::FILE_TYPE_DIRECTORY);
+  EXPECT_EQ(errc(1), Errc::kExists);
+  EXPECT_FALSE(reply.replies(1).has_attr());
+  EXPECT_EQ(errc(2), Errc::kOk);
+  const uint64_t file_ino = reply.replies(2).attr().attr().ino();
+  EXPECT_NE(file_ino, 0u);
+  EXPECT_EQ(errc(3), Errc::kInvalid);
+  EXPECT_EQ(errc(4), Errc::kOk);
+  EXPECT_EQ(reply.replies(4).attr().attr().ino(), file_ino);
+  EXPECT_EQ(errc(5), Errc::kInvalid);
+  EXPECT_EQ(errc(6), Errc::kOk);
+  EXPECT_EQ(errc(7), Errc::kOk);
+  EXPECT_EQ(reply.replies(7).readlink().target(), "f");
+  EXPECT_EQ(errc(8), Errc::kNotFound);
+  EXPECT_EQ(Names("/b"), (std::vector<std::string>{"f", "s"}));
+
+  // The same batch again: the create carries the same request id and is
+  // answered with its first outcome (same inode), not kExists.
+  proto::BatchReply repeat;
+  ASSERT_OK(call(&repeat));
+  ASSERT_EQ(repeat.replies_size(), req.ops_size());
+  EXPECT_EQ(repeat.replies(2).code(), 0) << repeat.replies(2).message();
+  EXPECT_EQ(repeat.replies(2).attr().attr().ino(), file_ino);
+  EXPECT_NE(repeat.replies(0).code(), 0);  // the mkdir had no id: kExists now
+
+  auto metrics = HttpGet(server_->http_address(), "/metrics");
+  const std::string& text = metrics.second;
+  EXPECT_NE(text.find("cairn_meta_requests_total{op=\"Batch\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("cairn_meta_errors_total{op=\"Unlink\",errc=\"NotFound\"} 2\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("cairn_meta_requests_total{op=\"Readlink\"} 2\n"), std::string::npos) << text;
+}
+
+TEST_F(MetaServiceTest, OversizedBatchIsRefusedWhole) {
+  proto::BatchRequest req;
+  for (int i = 0; i < 257; ++i) {
+    auto* mkdir = req.add_ops()->mutable_mkdir();
+    mkdir->mutable_parent()->set_path("/");
+    mkdir->set_name("d" + std::to_string(i));
+    mkdir->set_mode(0755);
+  }
+  EXPECT_ERRC(Raw(&proto::Meta::Stub::Batch, req), Errc::kInvalid);
+  EXPECT_TRUE(Names("/").empty());
+  req.mutable_ops()->RemoveLast();
+  ASSERT_OK(Raw(&proto::Meta::Stub::Batch, req));
+  EXPECT_EQ(Names("/").size(), 256u);
+}
+
+// Many threads of one client: their namespace calls travel in batches
+// (fewer batches than operations) and each gets its own answer.
+TEST_F(MetaServiceTest, ConcurrentCallsOfOneClientShareBatches) {
+  ASSERT_OK(client_->Mkdir("/p", 0755));
+  constexpr int kThreads = 8, kPer = 100;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPer; ++i) {
+        const std::string path = "/p/t" + std::to_string(t) + "_" + std::to_string(i);
+        auto created = client_->Create(path, 0600 | (i % 2 == 0 ? 0 : 040), true);
+        auto st = client_->Stat(path);
+        if (!created.ok() || !st.ok() || st->ino != created->ino || st->mode != created->mode)
+          ++wrong;
+        if (ErrcOf(client_->Create(path, 0644, true).status()) != Errc::kExists) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(Names("/p").size(), static_cast<size_t>(kThreads * kPer));
+  const std::string text = HttpGet(server_->http_address(), "/metrics").second;
+  auto count = [&](const std::string& op) {
+    const std::string key = "cairn_meta_requests_total{op=\"" + op + "\"} ";
+    size_t at = text.find(key);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + key.size()));
+  };
+  const double ops = count("Create") + count("GetAttr") + count("Lookup");
+  EXPECT_GE(ops, 3.0 * kThreads * kPer);
+  EXPECT_GT(count("Batch"), 0);
+  EXPECT_LE(count("Batch"), ops);
+}
+
+// With batching off every call is its own RPC.
+TEST_F(MetaServiceTest, BatchingOffSendsUnaryCalls) {
+  ClientOptions o;
+  o.meta_address = server_->grpc_address();
+  o.meta_batch_in_flight = 0;
+  auto c = Client::Connect(o);
+  ASSERT_OK(c);
+  ASSERT_OK((*c)->Mkdir("/u", 0755));
+  ASSERT_OK((*c)->Stat("/u"));
+  const std::string text = HttpGet(server_->http_address(), "/metrics").second;
+  EXPECT_NE(text.find("cairn_meta_requests_total{op=\"Batch\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("cairn_meta_requests_total{op=\"Mkdir\"} 1\n"), std::string::npos) << text;
+}
+
 TEST_F(MetaServiceTest, HealthReadinessAndMetrics) {
   auto health = HttpGet(server_->http_address(), "/healthz");
   EXPECT_EQ(health.first, 200);
@@ -609,6 +752,21 @@ class ErrcEchoService final : public proto::Meta::CallbackService {
     reactor->Finish(ToGrpcStatus(Error(code, "echo " + std::string(ErrcName(code))), ctx));
     return reactor;
   }
+  // The same errors inside a batch, encoded as MetaService::RunBatchOp does.
+  grpc::ServerUnaryReactor* Batch(grpc::CallbackServerContext* ctx, const proto::BatchRequest* req,
+                                  proto::BatchReply* reply) override {
+    for (const proto::MetaOp& op : req->ops()) {
+      Errc code = ErrcFromInt(static_cast<int>(op.getattr().target().ino()));
+      absl::Status st = Error(code, "echo " + std::string(ErrcName(code)));
+      proto::MetaOpReply* r = reply->add_replies();
+      r->set_code(static_cast<int32_t>(st.code()));
+      r->set_message(std::string(st.message()));
+      r->set_errc(ErrcTrailerValue(st));
+    }
+    auto* reactor = ctx->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
 };
 
 // Every Errc crosses a real gRPC connection and comes back to the client
@@ -621,18 +779,21 @@ TEST(ErrorTranslation, EveryErrcRoundTripsThroughTheClient) {
   builder.RegisterService(&service);
   auto server = builder.BuildAndStart();
   ASSERT_NE(server, nullptr);
-  ClientOptions o;
-  o.meta_address = "127.0.0.1:" + std::to_string(port);
-  auto c = Client::Connect(o);
-  ASSERT_OK(c);
-  for (int i = 1; i <= static_cast<int>(Errc::kCancelled); ++i) {
-    Errc code = static_cast<Errc>(i);
-    absl::Status sent = Error(code, "x");
-    absl::Status got = (*c)->GetAttr(InodeId(static_cast<uint64_t>(i))).status();
-    EXPECT_EQ(ErrcOf(got), code) << ErrcName(code) << ": " << got;
-    EXPECT_EQ(got.code(), sent.code()) << ErrcName(code);
-    EXPECT_EQ(ToErrno(got), ToErrno(sent)) << ErrcName(code);
-    EXPECT_EQ(std::string(got.message()), "echo " + std::string(ErrcName(code)));
+  for (int batch : {0, 2}) {  // unary calls, then batches
+    ClientOptions o;
+    o.meta_address = "127.0.0.1:" + std::to_string(port);
+    o.meta_batch_in_flight = batch;
+    auto c = Client::Connect(o);
+    ASSERT_OK(c);
+    for (int i = 1; i <= static_cast<int>(Errc::kCancelled); ++i) {
+      Errc code = static_cast<Errc>(i);
+      absl::Status sent = Error(code, "x");
+      absl::Status got = (*c)->GetAttr(InodeId(static_cast<uint64_t>(i))).status();
+      EXPECT_EQ(ErrcOf(got), code) << ErrcName(code) << ": " << got << " batch " << batch;
+      EXPECT_EQ(got.code(), sent.code()) << ErrcName(code);
+      EXPECT_EQ(ToErrno(got), ToErrno(sent)) << ErrcName(code);
+      EXPECT_EQ(std::string(got.message()), "echo " + std::string(ErrcName(code)));
+    }
   }
   server->Shutdown();
 }

@@ -17,10 +17,11 @@ file in a local model. The scenario proves:
 - once in the run a big `put` is SIGKILLed mid-upload: the chunks it
   uploaded but never committed are orphans, which reconciliation deletes
   after the grace while the mutations go on (and nothing else);
-- deleted space comes back: once the queue is empty, the chunk files on
-  all disks are exactly the referenced chunks, three copies each
-  (3 x the distinct chunk ids of the live files), and a dry run of GC
-  has nothing left to delete;
+- deleted space comes back: once the queue is empty, the chunks on all
+  disks (64 KiB chunks: records in volume files with the default
+  --small-chunk-limit; faultlib reads both stores) are exactly the
+  referenced chunks, three copies each (3 x the distinct chunk ids of the
+  live files), and a dry run of GC has nothing left to delete;
 - `cairn admin fsck` finds everything whole (exit 0), and no GC alarm was
   raised.
 

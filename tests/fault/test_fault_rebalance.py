@@ -34,11 +34,14 @@ Why the settings:
   only on the number of chunks (below).
 - chunk servers `--recovery-rate 0`: no pacing, the test is about where
   data ends up, not about sharing bandwidth.
-- chunk servers `--extra-copy-grace 5`: a node that left a PG keeps its
-  copies unless this is set (the default 0 never deletes them), so
-  without it the old nodes keep every byte they had and only the new
-  node's usage grows: used space never evens out
-  (CAIRN_FAULT_EXTRA_COPY_GRACE=0 shows it, and the test then fails).
+- chunk servers `--extra-copy-grace 5`: a node that left a PG deletes
+  its copies only once they are older than the grace (default 10
+  minutes) and every healthy member confirms holding each chunk; with
+  the default the old nodes would keep their bytes past the test's time,
+  so used space would not even out in time. 5 s (the clean-up then runs
+  every 5 s) lets it happen within the test. With
+  CAIRN_FAULT_EXTRA_COPY_GRACE=0 (clean-up off) the old nodes keep every
+  byte they had and the test fails.
 - 64 KiB chunks: a node's used space is the sum over its PGs, and PGs
   are filled by random chunk ids; with C chunks a node's share varies by
   about 1/sqrt(0.6 C), 2.3% for the ~3,000 chunks of the default 192 MiB,

@@ -1,17 +1,22 @@
-"""Scenario 5: 1% of one chunk server's chunk files damaged on disk; a scrub
-of that node finds every one and repairs it.
+"""Scenario 5: 1% of one chunk server's stored chunks damaged on disk; a
+scrub of that node finds every one and repairs it.
 
 Five chunk servers, three replicas, 64 KiB chunks (a directory policy), so
-a few tens of MiB make hundreds of chunk files per node and 1% of them is
-several. Bits are flipped in the data area of the chosen files (never the
-header or CRC table: only the block checksums can tell), with no client
-read in between, then `cairn admin scrub NODE --wait --json` runs one
-cycle on that node (docs/chunk-server.md, "Scrub"). The scenario proves:
+a few tens of MiB make hundreds of chunks per node and 1% of them is
+several. With the default --small-chunk-limit (128 KiB) they are records
+in volume files (docs/chunk-format.md, "Volume files"; the checks below
+also hold for chunk files, --small-chunk-limit 0). Bits are flipped in
+the data of the chosen chunks (never a header or CRC table: only the
+block checksums can tell), with no client read in between, then `cairn
+admin scrub NODE --wait --json` runs one cycle on that node
+(docs/chunk-server.md, "Scrub"). The scenario proves:
 
 - scrub reads every chunk of the node and finds exactly the damaged ones:
   the ids it quarantined are the ids damaged, no more (no false positive)
-  and no fewer; its status, its `cairn_chunk_scrub_*` metrics and meta's
-  bad-chunk report counter all count exactly that many;
+  and no fewer (chunk files: the files in quarantine; volume records: the
+  chunks written anew, every other record where it was); its status, its
+  `cairn_chunk_scrub_*` metrics and meta's bad-chunk report counter all
+  count exactly that many;
 - each damaged copy is repaired from a replica: afterwards every member of
   every chain holds every chunk byte for byte, and every file reads back
   bit-exact;
@@ -46,7 +51,10 @@ def test_scrub_finds_and_repairs_every_damaged_chunk(cluster_factory):
         assert r.ok, r
 
     victim = rng.choice(cluster.chunks)
-    files = sorted(victim.chunk_files())
+    stored = victim.stored_chunks()
+    files = sorted(stored)  # chunk ids
+    kinds = {c.kind for c in stored.values()}
+    assert kinds == {"volume"}, kinds  # 64 KiB chunks, the default --small-chunk-limit
     # Which file and offset each of the victim's chunks belongs to.
     owner = {}
     for remote in sorted(ds.acked):
@@ -54,8 +62,8 @@ def test_scrub_finds_and_repairs_every_damaged_chunk(cluster_factory):
         for c in info["chunks"]:
             if any(n["id"] == victim.node_id for n in c["nodes"]):
                 owner[c["id"]] = (remote, c["offset"], c["length"])
-    assert sorted(owner) == [p.name for p in files], "the victim holds chunks no file has"
-    assert len(files) >= 400, f"only {len(files)} chunk files on {victim}"
+    assert sorted(owner) == files, "the victim holds chunks no file has"
+    assert len(files) >= 400, f"only {len(files)} chunks on {victim}"
 
     damaged = sorted(cluster.corrupt(victim, FRACTION, rng=rng))
     assert len(damaged) == round(len(files) * FRACTION) >= 4, (len(damaged), len(files))
@@ -72,8 +80,8 @@ def test_scrub_finds_and_repairs_every_damaged_chunk(cluster_factory):
                    timeout=120)
     assert r.returncode == 0, r
     (st,) = json.loads(r.stdout)["nodes"]
-    print(f"{victim} (node {victim.node_id}): {len(files)} chunk files, {len(damaged)} damaged; "
-          f"scrub: {st}")
+    print(f"{victim} (node {victim.node_id}): {len(files)} chunks ({sorted(kinds)}), "
+          f"{len(damaged)} damaged; scrub: {st}")
     assert st["id"] == victim.node_id and st["started"] is True and st["running"] is False
     assert st["cycles_completed"] == 1
     assert st["chunks_total"] == st["chunks_done"] == len(files)
@@ -81,12 +89,17 @@ def test_scrub_finds_and_repairs_every_damaged_chunk(cluster_factory):
     assert st["repaired"] == st["total_repaired"] == len(damaged), st
     assert st["unrepaired"] == st["total_unrepaired"] == st["waiting_repair"] == 0, st
 
-    # Exactly the damaged ids went to quarantine; every chunk file is back.
+    # Exactly the damaged ids were quarantined and stored anew; every chunk
+    # is back.
+    after = victim.stored_chunks()
+    assert sorted(after) == files
     quarantine = victim.data_dir / "quarantine"
-    found = sorted(q.name.split(".")[0] for q in quarantine.iterdir()) \
+    quarantined = sorted(q.name.split(".")[0] for q in quarantine.iterdir()) \
         if quarantine.is_dir() else []
-    assert found == damaged, f"quarantined {found}, damaged {damaged}"
-    assert sorted(victim.chunk_files()) == files
+    rewritten = sorted(cid for cid in files if after[cid].place() != stored[cid].place())
+    assert quarantined == [cid for cid in damaged if stored[cid].kind == "file"], quarantined
+    assert rewritten == [cid for cid in damaged if stored[cid].kind == "volume"], \
+        f"rewritten {rewritten}, damaged {damaged}"
 
     m = scrub_metrics(client, victim)
     assert m["bad_total"] == m["repaired_total"] == len(damaged), m
@@ -120,9 +133,11 @@ def test_scrub_finds_and_repairs_every_damaged_chunk(cluster_factory):
     for n in nodes:
         server = cluster.by_node(n["id"])
         assert n["running"] is False and n["bad_found"] == 0, n
-        assert n["chunks_done"] == n["chunks_total"] == len(server.chunk_files()), n
+        assert n["chunks_done"] == n["chunks_total"] == len(server.stored_chunks()), n
     assert scrub_metrics(client, victim)["bad_total"] == len(damaged)
-    assert sorted(q.name.split(".")[0] for q in quarantine.iterdir()) == damaged
+    assert sorted(victim.stored_chunks()) == files
+    if quarantine.is_dir():
+        assert sorted(q.name.split(".")[0] for q in quarantine.iterdir()) == quarantined
     r = client.run("admin", "fsck", "--json", timeout=120)
     assert r.returncode == 0, r
     report = json.loads(r.stdout)

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+import chunkdisk
+
 REPO = Path(__file__).resolve().parents[2]
 CAIRN_BIN = os.environ.get("CAIRN_BIN") or str(REPO / "build" / "bin" / "cairn")
 
@@ -217,14 +219,19 @@ class ChunkServer(ServerProcess):
         return int(self.info["node_id"])
 
     def chunk_files(self):
-        """Every stored chunk file (not temporaries, not quarantined)."""
-        found = []
+        """Every stored chunk file (not temporaries, not quarantined): only
+        the chunks kept in files of their own (larger than
+        --small-chunk-limit, or all with --small-chunk-limit 0); see
+        stored_chunks() for every chunk."""
+        return [p for d in self.dirs for p in chunkdisk.chunk_file_paths(d)]
+
+    def stored_chunks(self):
+        """{chunk id: chunkdisk.StoredChunk} of every chunk this server
+        stores, in a chunk file or a volume (tests/integration/chunkdisk.py)."""
+        out = {}
         for d in self.dirs:
-            for p in d.rglob("*"):
-                if (p.is_file() and len(p.name) == 32 and "quarantine" not in p.parts
-                        and all(c in "0123456789abcdef" for c in p.name)):
-                    found.append(p)
-        return found
+            out.update(chunkdisk.stored_chunks(d))
+        return out
 
 
 class CliResult:

@@ -249,26 +249,24 @@ def test_kill_chunk_server_during_put(cluster, tmp_path):
     put_get(cli, tmp_path, "/after.bin", pattern(3 * MIB, 12))
 
 
-def test_corrupt_replica_is_read_around_and_reported(cluster, tmp_path):
+# A 3 MiB chunk is a file of its own; a 100 KiB one a record in a volume
+# file (below the default --small-chunk-limit, 128 KiB).
+@pytest.mark.parametrize("size,kind", [(3 * MIB + 5, "file"), (100 * KIB + 3, "volume")])
+def test_corrupt_replica_is_read_around_and_reported(cluster, tmp_path, size, kind):
     cli = cluster.cli
-    data = pattern(3 * MIB + 5, 21)
+    data = pattern(size, 21)
     put_get(cli, tmp_path, "/c.bin", data)
-    chunk = chunks_of(cli, "/c.bin")[0]
+    (chunk,) = chunks_of(cli, "/c.bin")
     # Damage every 64 KiB block of the copies on two of the three holders
     # (the third is good), so whichever replica a read range goes to, the
     # damaged ones are hit.
-    data_offset = 4096  # docs/chunk-format.md: chunks below 63 MiB
     for node in chunk["nodes"][:2]:
         server = cluster.by_node(node["id"])
-        files = [p for p in server.chunk_files() if p.name == chunk["id"]]
-        assert len(files) == 1, (node, files)
-        with open(files[0], "r+b") as f:
-            for block in range(0, chunk["length"], 64 * KIB):
-                at = data_offset + min(block + 100, chunk["length"] - 1)
-                f.seek(at)
-                b = f.read(1)
-                f.seek(at)
-                f.write(bytes([b[0] ^ 0x5A]))
+        copy = server.stored_chunks().get(chunk["id"])
+        assert copy is not None and copy.kind == kind, (node, copy)
+        for block in range(0, chunk["length"], 64 * KIB):
+            copy.flip(min(block + 100, chunk["length"] - 1))
+        assert copy.read() != data
     for _ in range(3):
         assert cli.ok("cat", "/c.bin").stdout == data
     dst = tmp_path / "c.back"

@@ -1,15 +1,22 @@
 """Scrub and fsck end to end: a `cairn meta` and three `cairn chunk`
 processes on loopback (three replicas: every node holds every chunk).
 
-- `cairn admin scrub NODE --wait` finds every chunk file damaged on disk,
-  quarantines it and repairs it from a replica: the files are whole again,
-  the metrics and the status agree, every file reads back bit-exact.
-- `cairn admin fsck` finds a deleted chunk file and a damaged copy, exits
-  non-zero; `--repair` fixes them and a second fsck is clean (exit 0); a
-  chunk damaged on every node is named as lost by path and offset.
+- `cairn admin scrub NODE --wait` finds every chunk damaged on disk,
+  quarantines it and repairs it from a replica: the copies are whole again,
+  the metrics and the status agree, every file reads back bit-exact; with
+  each store (records in volume files, the default for chunks up to 128
+  KiB, and one file per chunk, --small-chunk-limit 0).
+- A read that meets a damaged copy gets it repaired in the background.
+- `cairn admin fsck` finds a deleted chunk file and a damaged copy (a volume
+  record), exits non-zero; `--repair` fixes them and a second fsck is clean
+  (exit 0); a chunk damaged on every node is named as lost by path and
+  offset.
 - Bad input: a missing path, bad flags, unknown nodes.
 
-Chunks are 64 KiB (per-directory policy) so a few MiB make hundreds.
+Chunks are 64 KiB (per-directory policy) so a few MiB make hundreds; with
+the default --small-chunk-limit (128 KiB) they are records in volume files.
+Damage is one flipped data byte (tests/integration/chunkdisk.py), a block
+checksum failure for either store.
 """
 
 import json
@@ -24,24 +31,27 @@ from conftest import http_get, parse_metrics
 KIB = 1024
 MIB = 1024 * KIB
 CHUNK = 64 * KIB
-DATA_OFFSET = 4096  # docs/chunk-format.md: where the data starts (chunks below 63 MiB)
+LARGE_CHUNK = 256 * KIB  # above the default --small-chunk-limit: a file per chunk
+# No scheduled scrub: the tests start every cycle themselves.
+SCRUB_ARGS = ["--scrub-interval", "0", "--scrub-rate", "512MiB"]
+# Where 64 KiB chunks are kept: the default (volumes), or a file each.
+STORE_ARGS = {"volume": [], "file": ["--small-chunk-limit", "0"]}
 
 
 @pytest.fixture
 def cluster(cluster_factory):
-    # No scheduled scrub: the tests start every cycle themselves.
-    return cluster_factory(3, chunk_args=["--scrub-interval", "0", "--scrub-rate", "512MiB"])
+    return cluster_factory(3, chunk_args=SCRUB_ARGS)
 
 
 def pattern(size, seed):
     return random.Random(seed).randbytes(size)
 
 
-def put_files(cli, tmp_path, directory, count, size, seed):
-    """Writes `count` files of about `size` bytes under `directory` (64 KiB
-    chunks); returns {remote path: bytes}."""
+def put_files(cli, tmp_path, directory, count, size, seed, chunk=CHUNK):
+    """Writes `count` files of about `size` bytes under `directory` (`chunk`
+    byte chunks); returns {remote path: bytes}."""
     cli.ok("mkdir", directory)
-    cli.ok("policy", "set", directory, "--chunk-size", str(CHUNK))
+    cli.ok("policy", "set", directory, "--chunk-size", str(chunk))
     files = {}
     for i in range(count):
         data = pattern(size + i * 777, seed + i)
@@ -58,16 +68,22 @@ def chunks_of(cli, path):
     return [c for c in st["chunks"] if c["id"]]
 
 
-def flip(path, at):
-    with open(path, "r+b") as f:
-        f.seek(at)
-        b = f.read(1)
-        f.seek(at)
-        f.write(bytes([b[0] ^ 0x5A]))
+def copy_on(server, chunk_id):
+    """The copy of `chunk_id` that `server` stores (chunkdisk.StoredChunk)."""
+    copies = server.stored_chunks()
+    assert chunk_id in copies, f"{chunk_id} not stored on node {server.node_id}"
+    return copies[chunk_id]
 
 
-def data_length(path):
-    return path.stat().st_size - DATA_OFFSET
+def wait_whole(server, chunk_id, data, timeout=15):
+    """Waits until `server` stores `chunk_id` with bytes `data` again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        c = server.stored_chunks().get(chunk_id)
+        if c is not None and c.read() == data:
+            return c
+        assert time.monotonic() < deadline, f"{chunk_id} not whole on node {server.node_id}: {c}"
+        time.sleep(0.05)
 
 
 def metrics(server):
@@ -81,19 +97,24 @@ def assert_reads_back(cli, files):
         assert cli.ok("cat", remote).stdout == data, remote
 
 
-def test_scrub_finds_quarantines_and_repairs_every_damaged_chunk(cluster, tmp_path):
+@pytest.mark.parametrize("store", ["volume", "file"])
+def test_scrub_finds_quarantines_and_repairs_every_damaged_chunk(cluster_factory, tmp_path, store):
+    cluster = cluster_factory(3, chunk_args=[*SCRUB_ARGS, *STORE_ARGS[store]])
     cli = cluster.cli
     files = put_files(cli, tmp_path, "/s", 10, 30 * CHUNK + 1000, 1)
     node = cluster.chunks[0]
-    chunk_files = sorted(node.chunk_files())
-    assert len(chunk_files) >= 300, len(chunk_files)
+    copies = node.stored_chunks()
+    ids = sorted(copies)
+    assert len(ids) >= 300, len(ids)
+    assert {c.kind for c in copies.values()} == {store}
     rng = random.Random(7)
-    damaged = rng.sample(chunk_files, max(4, len(chunk_files) // 100))
+    damaged = rng.sample(ids, max(4, len(ids) // 100))
     originals = {}
-    for p in damaged:
-        originals[p] = p.read_bytes()
-        flip(p, DATA_OFFSET + rng.randrange(data_length(p)))
-        assert p.read_bytes() != originals[p]
+    for cid in damaged:
+        c = copies[cid]
+        originals[cid] = c.read()
+        c.flip(rng.randrange(c.length))
+        assert c.read() != originals[cid]
 
     r = cli.run("admin", "scrub", str(node.node_id), "--wait", "--json", "--poll", "0.1")
     assert r.returncode == 0, r
@@ -101,27 +122,38 @@ def test_scrub_finds_quarantines_and_repairs_every_damaged_chunk(cluster, tmp_pa
     assert st["id"] == node.node_id
     assert st["started"] is True and st["running"] is False
     assert st["cycles_completed"] == 1
-    assert st["chunks_total"] == len(chunk_files)
-    assert st["chunks_done"] == len(chunk_files)
+    assert st["chunks_total"] == len(ids)
+    assert st["chunks_done"] == len(ids)
     assert st["bad_found"] == len(damaged)
     assert st["repaired"] == len(damaged)
     assert st["unrepaired"] == 0 and st["waiting_repair"] == 0
 
     # Whole again on disk (same bytes as before the damage), the damaged
-    # copies kept in quarantine, untouched files unchanged.
-    for p in damaged:
-        assert p.read_bytes() == originals[p], p
-    quarantined = list((node.dirs[0] / "quarantine").iterdir())
-    assert sorted(q.name.split(".")[0] for q in quarantined) == sorted(p.name for p in damaged)
-    assert sorted(node.chunk_files()) == chunk_files
+    # copies kept in quarantine, untouched chunks unchanged.
+    after = node.stored_chunks()
+    assert sorted(after) == ids
+    for cid in damaged:
+        assert after[cid].read() == originals[cid], after[cid]
+    if store == "file":
+        quarantined = list((node.dirs[0] / "quarantine").iterdir())
+        assert sorted(q.name.split(".")[0] for q in quarantined) == sorted(damaged)
+    else:
+        # The repaired copy is a new record; the damaged one stays where it
+        # was (never served again, dropped by compaction).
+        for cid in damaged:
+            assert after[cid].place() != copies[cid].place(), after[cid]
+            assert copies[cid].read() != originals[cid]
+        assert not list((node.dirs[0] / "quarantine").glob("*"))
+    for cid in set(ids) - set(damaged):
+        assert after[cid].place() == copies[cid].place(), after[cid]
 
     samples, types = metrics(node)
     assert samples[("cairn_chunk_scrub_bad_total", "")] == len(damaged)
     assert samples[("cairn_chunk_scrub_repaired_total", "")] == len(damaged)
     assert samples[("cairn_chunk_scrub_unrepaired_total", "")] == 0
-    assert samples[("cairn_chunk_scrub_chunks_total", "")] == len(chunk_files)
-    whole_bytes = sum(data_length(p) for p in chunk_files)
-    damaged_bytes = sum(data_length(p) for p in damaged)
+    assert samples[("cairn_chunk_scrub_chunks_total", "")] == len(ids)
+    whole_bytes = sum(c.length for c in copies.values())
+    damaged_bytes = sum(copies[cid].length for cid in damaged)
     assert samples[("cairn_chunk_scrub_bytes_total", "")] == whole_bytes - damaged_bytes
     assert samples[("cairn_chunk_scrub_running", "")] == 0
     assert samples[("cairn_chunk_scrub_last_complete_timestamp_seconds", "")] > 1.6e9
@@ -139,13 +171,21 @@ def test_scrub_finds_quarantines_and_repairs_every_damaged_chunk(cluster, tmp_pa
 
     assert_reads_back(cli, files)
 
+    # Restarted (a volume store rebuilds its index from the log): the
+    # repaired copies are still the ones stored, no damaged one is back.
+    assert node.stop() == 0
+    node.start()
+    cluster.wait_healthy()
+    assert {cid: c.place() for cid, c in node.stored_chunks().items()} == \
+        {cid: c.place() for cid, c in after.items()}
+
     # A second cycle on every node finds nothing.
     r = cli.run("admin", "scrub", "--wait", "--json", "--poll", "0.1")
     assert r.returncode == 0, r
     nodes = json.loads(r.stdout)["nodes"]
     assert sorted(n["id"] for n in nodes) == sorted(c.node_id for c in cluster.chunks)
     for n in nodes:
-        assert n["bad_found"] == 0 and n["chunks_done"] == len(chunk_files), n
+        assert n["bad_found"] == 0 and n["chunks_done"] == len(ids), n
     # Text output and --status.
     out = cli.ok("admin", "scrub", "--status", str(node.node_id)).out
     assert "NODE" in out and "idle" in out
@@ -160,34 +200,32 @@ def test_read_of_a_damaged_copy_gets_it_repaired(cluster, tmp_path):
     victims = []
     for n in chunk["nodes"][:2]:
         server = cluster.by_node(n["id"])
-        (p,) = [f for f in server.chunk_files() if f.name == chunk["id"]]
-        original = p.read_bytes()
-        flip(p, DATA_OFFSET + 10)
-        victims.append((server, p, original))
+        c = copy_on(server, chunk["id"])
+        assert c.kind == "volume", c  # 64 KiB: below the default --small-chunk-limit
+        original = c.read()
+        c.flip(10)
+        victims.append((server, c, original))
     for _ in range(6):
         assert cli.ok("cat", remote).stdout == data
     # A node whose damaged copy served a read (an error reply "corrupt")
     # quarantines and repairs it in the background, without a scrub cycle.
     hit = 0
-    for server, p, original in victims:
+    for server, c, original in victims:
         s, _ = metrics(server)
         corrupt = sum(v for (name, labels), v in s.items()
                       if name == "cairn_chunk_errors_total" and "orrupt" in labels)
         if corrupt == 0:
             continue
         hit += 1
-        deadline = time.monotonic() + 15
-        while p.read_bytes() != original and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert p.read_bytes() == original, p
+        wait_whole(server, chunk["id"], original)
         s, _ = metrics(server)
         assert s[("cairn_chunk_scrub_repaired_total", "")] >= 1
         assert s[("cairn_chunk_scrub_chunks_total", "")] == 0  # no cycle ran
     assert hit >= 1, "no read reached a damaged copy"
     # A scrub of every node leaves every copy whole.
     cli.ok("admin", "scrub", "--wait", "--poll", "0.1")
-    for server, p, original in victims:
-        assert p.read_bytes() == original, p
+    for server, c, original in victims:
+        assert copy_on(server, chunk["id"]).read() == original, server.node_id
     r = cli.run("admin", "fsck", "/r", "--json")
     assert r.returncode == 0, r
 
@@ -195,26 +233,34 @@ def test_read_of_a_damaged_copy_gets_it_repaired(cluster, tmp_path):
 def test_fsck_reports_and_repairs_missing_and_bad_copies(cluster, tmp_path):
     cli = cluster.cli
     files = put_files(cli, tmp_path, "/ok", 4, 6 * CHUNK + 5, 100)
+    # Chunks above the default --small-chunk-limit are files of their own:
+    # the one kind of copy that can go missing behind a running server's
+    # back (a record in a volume cannot be taken out of the log).
+    files.update(put_files(cli, tmp_path, "/ok/large", 1, 3 * LARGE_CHUNK + 5, 150,
+                           chunk=LARGE_CHUNK))
     clean = cli.run("admin", "fsck", "--json")
     assert clean.returncode == 0, clean
     report = json.loads(clean.stdout)
     assert report["whole"] is True
-    assert report["files"] == 4
+    assert report["files"] == 5
     assert report["chunks"] == sum(len(chunks_of(cli, f)) for f in files)
     assert report["copies_checked"] == 3 * report["chunks"]
     assert report["missing_copies"] == report["bad_copies"] == report["lost_chunks"] == 0
 
-    # A chunk file deleted on one node, another copy damaged on another.
-    first = chunks_of(cli, "/ok/f0")[1]
+    # A chunk file deleted on one node, another copy (a volume record)
+    # damaged on another.
+    first = chunks_of(cli, "/ok/large/f0")[1]
     second = chunks_of(cli, "/ok/f2")[3]
     gone_server = cluster.by_node(first["nodes"][0]["id"])
-    (gone,) = [p for p in gone_server.chunk_files() if p.name == first["id"]]
-    gone_bytes = gone.read_bytes()
-    gone.unlink()
+    gone = copy_on(gone_server, first["id"])
+    assert gone.kind == "file", gone
+    gone_bytes = gone.read()
+    gone.path.unlink()
     bad_server = cluster.by_node(second["nodes"][1]["id"])
-    (bad,) = [p for p in bad_server.chunk_files() if p.name == second["id"]]
-    bad_bytes = bad.read_bytes()
-    flip(bad, DATA_OFFSET + 1234)
+    bad = copy_on(bad_server, second["id"])
+    assert bad.kind == "volume", bad
+    bad_bytes = bad.read()
+    bad.flip(1234)
 
     r = cli.run("admin", "fsck", "--json")
     assert r.returncode == 1, r
@@ -229,11 +275,11 @@ def test_fsck_reports_and_repairs_missing_and_bad_copies(cluster, tmp_path):
     for i in report["issues"]:
         if i["problem"] == "missing":
             assert (i["path"], i["offset"], i["node"]) == (
-                "/ok/f0", first["offset"], gone_server.node_id)
+                "/ok/large/f0", first["offset"], gone_server.node_id)
     # Text output names them too.
     r = cli.run("admin", "fsck", "/ok")
     assert r.returncode == 1, r
-    assert "missing copy: /ok/f0" in r.out and "status: NOT whole" in r.out
+    assert "missing copy: /ok/large/f0" in r.out and "status: NOT whole" in r.out
 
     r = cli.run("admin", "fsck", "--repair", "--json")
     assert r.returncode == 0, r
@@ -242,8 +288,9 @@ def test_fsck_reports_and_repairs_missing_and_bad_copies(cluster, tmp_path):
     assert report["repair_failures"] == 0
     # The deleted file is back, byte for byte; the damaged copy was
     # replaced (by fsck, or already by its node after fsck's read).
-    assert gone.read_bytes() == gone_bytes
-    assert bad.read_bytes() == bad_bytes
+    assert gone.path.read_bytes()[gone.data_offset:] == gone_bytes
+    assert copy_on(gone_server, first["id"]).kind == "file"
+    assert copy_on(bad_server, second["id"]).read() == bad_bytes
 
     r = cli.run("admin", "fsck", "--json")
     assert r.returncode == 0, r
@@ -259,9 +306,7 @@ def test_fsck_names_lost_chunks(cluster, tmp_path):
     put_files(cli, tmp_path, "/fine", 1, 2 * CHUNK, 300)
     chunk = chunks_of(cli, "/lost/f0")[2]
     for n in chunk["nodes"]:
-        server = cluster.by_node(n["id"])
-        (p,) = [f for f in server.chunk_files() if f.name == chunk["id"]]
-        flip(p, DATA_OFFSET + 7)
+        copy_on(cluster.by_node(n["id"]), chunk["id"]).flip(7)
     r = cli.run("admin", "fsck", "/lost", "--repair", "--json")
     assert r.returncode == 1, r
     report = json.loads(r.stdout)

@@ -18,11 +18,11 @@ Thread-safety: none; drive it from pytest's main thread (CLI calls through
 Client may run on other threads).
 """
 
-import os
 import random
 import time
 from pathlib import Path
 
+from . import chunkdisk
 from .net import wait_for
 from .servers import Client, ChunkServer, MetaServer, ServerError
 
@@ -167,18 +167,10 @@ class Cluster:
         return {n["id"]: n["used_bytes"] for n in st["nodes"] if n["state"] == "up"}
 
     def disk_bytes(self, server):
-        """The data lengths of every chunk file on `server`'s disk (what
-        the node itself would report as used), read from the headers."""
-        total = 0
-        for p in server.chunk_files():
-            try:
-                with open(p, "rb") as f:
-                    header = f.read(CHUNK_HEADER)
-            except FileNotFoundError:
-                continue  # deleted meanwhile
-            if len(header) == CHUNK_HEADER and header[:8] == b"CAIRNCHK":
-                total += int.from_bytes(header[32:40], "little")
-        return total
+        """The data lengths of every chunk stored on `server`'s disk, in
+        chunk files and volume records (what the node itself would report
+        as used), read from the headers."""
+        return sum(c.length for c in server.stored_chunks().values())
 
     def wait_node_state(self, server, state, timeout=30):
         """Waits until meta reports chunk server `server` in `state`
@@ -202,9 +194,14 @@ class Cluster:
     # --- disks ----------------------------------------------------------------
 
     def chunk_copy(self, node_id, chunk_id):
-        """The data area of chunk `chunk_id` on node `node_id`'s disk
-        (bytes), or None when the node has no such file."""
-        p = self.by_node(node_id).chunk_path(chunk_id)
+        """The data of chunk `chunk_id` on node `node_id`'s disk (bytes),
+        from its volume record or its chunk file, or None when the node
+        stores no such chunk."""
+        server = self.by_node(node_id)
+        copy = chunkdisk.volume_chunks(server.data_dir).get(chunk_id)
+        if copy is not None:
+            return copy.read()  # volumes first, as the node reads them
+        p = server.chunk_path(chunk_id)
         try:
             raw = p.read_bytes()
         except FileNotFoundError:
@@ -216,40 +213,33 @@ class Cluster:
         return raw[start:start + length]
 
     def corrupt(self, server, fraction, rng=None, flips=1, every_block=False):
-        """Flips `flips` random bits in the data area of a `fraction` (0..1)
-        of `server`'s chunk files, chosen at random (at least one file when
-        it has any); with every_block, one bit in each 64 KiB block instead
-        (so any read of the copy meets the damage). Only data bytes are
-        touched, never the header or the CRC table, so the damage shows up
-        as a block checksum failure on read or scrub. Returns the chunk ids
-        damaged."""
+        """Flips `flips` random bits in the data of a `fraction` (0..1) of
+        the chunks stored on `server`'s disk (chunk files and volume
+        records), chosen at random (at least one when it has any); with
+        every_block, one bit in each 64 KiB block instead (so any read of
+        the copy meets the damage). Only data bytes are touched, never a
+        header or a CRC table, so the damage shows up as a block checksum
+        failure on read or scrub. Returns the chunk ids damaged."""
         rng = rng or random.Random()
-        files = sorted(server.chunk_files())
-        if not files:
+        stored = server.stored_chunks()
+        ids = sorted(stored)
+        if not ids:
             return []
-        count = max(1, round(len(files) * fraction))
+        count = max(1, round(len(ids) * fraction))
         damaged = []
-        for p in rng.sample(files, min(count, len(files))):
-            with open(p, "r+b") as f:
-                header = f.read(CHUNK_HEADER)
-                length = int.from_bytes(header[32:40], "little")
-                if length == 0:
-                    continue
-                start = chunk_data_offset(length)
-                if every_block:
-                    spots = [b + rng.randrange(min(CHUNK_BLOCK, length - b))
-                             for b in range(0, length, CHUNK_BLOCK)]
-                else:
-                    spots = [rng.randrange(length) for _ in range(flips)]
-                for spot in spots:
-                    at = start + spot
-                    f.seek(at)
-                    b = f.read(1)
-                    f.seek(at)
-                    f.write(bytes([b[0] ^ (1 << rng.randrange(8))]))
-                f.flush()
-                os.fsync(f.fileno())
-            damaged.append(p.name)
+        for cid in rng.sample(ids, min(count, len(ids))):
+            copy = stored[cid]
+            length = copy.length
+            if length == 0:
+                continue
+            if every_block:
+                spots = [b + rng.randrange(min(CHUNK_BLOCK, length - b))
+                         for b in range(0, length, CHUNK_BLOCK)]
+            else:
+                spots = [rng.randrange(length) for _ in range(flips)]
+            for spot in spots:
+                copy.flip(spot, 1 << rng.randrange(8))
+            damaged.append(cid)
         return damaged
 
     # --- teardown -------------------------------------------------------------

@@ -13,7 +13,7 @@ them.
     files.check_reads(files.touched)       # what the last step changed
     files.check_reads()                    # every live file bit-exact
     files.check_copies(cluster)            # every chunk on every chain member
-    disk_chunk_ids(cluster)                # {chunk id: [nodes with its file]}
+    disk_chunk_ids(cluster)                # {chunk id: [nodes storing it]}
 
 `ReadStream` is a thread that reads acknowledged files of a Dataset back
 (streamed `cat` + sha256) one after another, files picked at random, and
@@ -101,12 +101,13 @@ class ReadStream:
 
 
 def disk_chunk_ids(cluster):
-    """{chunk id: [node ids holding a file of it]} over every chunk server's
-    disk (stored chunk files only: no temporaries, nothing quarantined)."""
+    """{chunk id: [node ids storing it]} over every chunk server's disk
+    (chunk files and volume records; no temporaries, nothing quarantined
+    or deleted)."""
     out = {}
     for c in cluster.chunks:
-        for p in c.chunk_files():
-            out.setdefault(p.name, []).append(c.node_id)
+        for cid in c.stored_chunks():
+            out.setdefault(cid, []).append(c.node_id)
     return out
 
 

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from . import chunkdisk
+
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 CLI_TIMEOUT = 60.0
@@ -238,17 +240,23 @@ class ChunkServer(Server):
 
     def chunk_path(self, chunk_id):
         """Where chunk `chunk_id` (32 hex digits) lives on this node's disk
-        (docs/chunk-format.md, "Directory layout")."""
+        when it is kept in a file of its own (docs/chunk-format.md,
+        "Directory layout"): chunks above --small-chunk-limit (128 KiB by
+        default) are; smaller ones are records in volume files (see
+        stored_chunks)."""
         return self.data_dir / "chunks" / chunk_id[0:2] / chunk_id[2:4] / chunk_id
 
     def chunk_files(self):
-        """Every stored chunk file (no temporaries, nothing quarantined)."""
-        root = self.data_dir / "chunks"
-        if not root.is_dir():
-            return []
-        return [p for p in root.glob("*/*/*")
-                if len(p.name) == 32 and all(c in "0123456789abcdef" for c in p.name)
-                and p.is_file()]
+        """Every stored chunk file (no temporaries, nothing quarantined):
+        only the chunks kept in files of their own; stored_chunks() has
+        every chunk."""
+        return chunkdisk.chunk_file_paths(self.data_dir)
+
+    def stored_chunks(self):
+        """{chunk id: chunkdisk.StoredChunk} of every chunk on this node's
+        disk, in a chunk file or a volume record (nothing quarantined or
+        deleted)."""
+        return chunkdisk.stored_chunks(self.data_dir)
 
 
 class CliResult:
