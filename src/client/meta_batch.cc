@@ -94,4 +94,9 @@ uint64_t MetaBatcher::ops() const {
   return ops_;
 }
 
+size_t MetaBatcher::queued() const {
+  absl::MutexLock l(&mu_);
+  return queue_.size();
+}
+
 }  // namespace cairn::client

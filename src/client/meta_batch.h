@@ -44,9 +44,11 @@ class MetaBatcher {
   // batch as a whole failed) and, when OK, its reply in *reply.
   absl::Status Run(proto::MetaOp op, proto::MetaOpReply* reply);
 
-  // Batches sent and operations carried (for tests and benchmarks).
+  // Batches sent and operations carried, and callers waiting now (for
+  // tests and benchmarks).
   uint64_t batches() const;
   uint64_t ops() const;
+  size_t queued() const;
 
  private:
   struct Waiter {

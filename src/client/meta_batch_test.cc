@@ -94,8 +94,8 @@ TEST(MetaBatcherTest, CallersWaitingTogetherShareBatches) {
       }
     });
   }
-  // Give the ten callers time to queue behind the held batch.
-  absl::SleepFor(absl::Milliseconds(200));
+  // Every other caller queues behind the held batch.
+  while (b.queued() < kCallers - 1) absl::SleepFor(absl::Milliseconds(1));
   release.Notify();
   for (auto& t : threads) t.join();
   EXPECT_EQ(wrong.load(), 0);
@@ -127,7 +127,7 @@ TEST(MetaBatcherTest, AFailedBatchFailsEveryCallInIt) {
       if (ErrcOf(b.Run(LookupOf("2"), &r)) == Errc::kUnavailable) ++unavailable;
     });
   }
-  absl::SleepFor(absl::Milliseconds(100));
+  while (b.queued() < 5) absl::SleepFor(absl::Milliseconds(1));
   release.Notify();
   first.join();
   for (auto& t : rest) t.join();

@@ -34,7 +34,7 @@ client::RpcOptions RpcOptionsOf(const ClientOptions& o) {
   r.timeout = o.timeout;
   r.retry_deadline = o.meta_retry_deadline;
   r.connect_deadline = o.meta_connect_deadline;
-  r.batch_in_flight = static_cast<size_t>(std::max(0, o.meta_batch_in_flight));
+  r.batch_in_flight = static_cast<size_t>(o.meta_batch_in_flight);  // 0..64, checked
   return r;
 }
 
@@ -430,6 +430,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   // finds the server soon after it is back.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  if (options.meta_batch_in_flight < 0 || options.meta_batch_in_flight > 64) {
+    return Invalid("meta_batch_in_flight must be 0..64");
+  }
   if (options.connections < 1 || options.connections > 64) {
     return Invalid("connections must be 1..64");
   }
