@@ -93,6 +93,19 @@ struct ClientOptions {
   // Uploaded chunks a File lets wait before it commits them without a
   // Fsync or Close (bounds the work redone after a conflict). Default 64.
   int commit_every_chunks = 64;
+  // Longest a File lets an uploaded chunk wait uncommitted: this long
+  // after the first upload since its last commit started, the client
+  // commits everything the File wrote so far by itself (as Fsync would,
+  // without syncing meta), also while the application makes no call on
+  // it. Meta's GC takes uploads uncommitted for longer than its grace
+  // (--gc-grace, 24 h) for orphans, and meta refuses a commit of chunks
+  // uploaded nearly that long ago (kStaleUpload; docs/gc.md,
+  // "Reconciliation"): keep this well below the grace. A background
+  // commit that fails breaks the File: the next Write, Fsync or Close
+  // returns its error. Default 60 s; must be positive (there is no "off").
+  // Shorter makes data visible to others sooner but costs more commits
+  // for a file written slowly.
+  absl::Duration max_uncommitted_age = absl::Seconds(60);
   // Chunks read ahead of a sequential reader. Default 2 (0 turns it off).
   int readahead_chunks = 2;
   // Threads shared by every File of the client for background chunk

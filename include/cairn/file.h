@@ -13,7 +13,9 @@
 // flight (ClientOptions::max_chunks_in_flight); each upload returns only
 // once every replica of the chunk's chain holds it durably. Fsync() and
 // Close() upload what is left and commit; a commit also happens on its own
-// when ClientOptions::commit_every_chunks chunks are waiting.
+// when ClientOptions::commit_every_chunks chunks are waiting, and at the
+// latest ClientOptions::max_uncommitted_age after an upload started (on a
+// background thread of the Client, also while the handle sits idle).
 //
 // Consistency is close-to-open: what a handle wrote is visible to others
 // after its Close() or Fsync(); a handle sees its own writes at once; a
@@ -26,7 +28,8 @@
 //
 // Errors: the typed codes of common/errors.h. A write that could not reach
 // every replica before ClientOptions::data_deadline fails with kUnavailable
-// or kTimeout; after a failed upload or commit the handle is broken: every
+// or kTimeout; after a failed upload or commit (a background one included:
+// kStaleUpload, for one, when meta refuses it) the handle is broken: every
 // later Write, Fsync and Close returns that error (the file keeps its last
 // committed content).
 //

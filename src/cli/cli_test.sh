@@ -59,6 +59,11 @@ expect help 0 "*" "" -- "$CAIRN" --help
 grep -q "mkdir" "$WORK/out" && ok || bad "help lacks mkdir"
 expect sub-help 0 "*" "" -- "$CAIRN" ls --help
 grep -q -- "--json" "$WORK/out" && ok || bad "ls help lacks --json"
+# A bad meta option is refused before anything starts.
+expect meta-bad-read-cache 1 "" "bad --read-cache 'lots'" -- \
+  "$CAIRN" meta --store memory --listen 127.0.0.1:0 --http 127.0.0.1:0 --read-cache lots
+expect meta-huge-read-cache 1 "" "bad --read-cache '65GiB'" -- \
+  "$CAIRN" meta --store memory --listen 127.0.0.1:0 --http 127.0.0.1:0 --read-cache 65GiB
 expect no-command 2 "" "subcommand is required" -- "$CAIRN"
 expect missing-arg 2 "" "PATH is required" -- "$CAIRN" mkdir
 expect unknown-command 2 "" "" -- "$CAIRN" frobnicate

@@ -20,6 +20,7 @@ struct MetaArgs {
   std::string http = "127.0.0.1:9401";
   std::string sync = "interval";
   int sync_interval_ms = 5;
+  std::string read_cache = "64MiB";
   std::string ready_file;
   uint32_t pg_count = 256;
   uint32_t replicas = 3;
@@ -48,6 +49,12 @@ int RunMeta(const MetaArgs& args) {
   options.http_listen = args.http;
   options.sync_mode = args.sync == "always" ? store::SyncMode::kAlways : store::SyncMode::kInterval;
   options.sync_interval = absl::Milliseconds(args.sync_interval_ms);
+  absl::StatusOr<uint64_t> read_cache = ParseSize(args.read_cache);
+  if (!read_cache.ok() || *read_cache > (uint64_t{64} << 30)) {
+    return ReportMessage("meta: bad --read-cache '" + args.read_cache +
+                         "' (bytes, at most 64GiB; 0: off)");
+  }
+  options.read_cache_bytes = *read_cache;
   options.cluster.pg_count = args.pg_count;
   options.cluster.replicas = args.replicas;
   options.cluster.down_after = absl::Seconds(args.down_after_s);
@@ -117,6 +124,10 @@ void AddMeta(CLI::App& app, Registry& registry) {
   cmd->add_option("--sync-interval", args->sync_interval_ms,
                   "Milliseconds between group syncs with --sync interval")
       ->check(CLI::Range(1, 60000))
+      ->capture_default_str();
+  cmd->add_option("--read-cache", args->read_cache,
+                  "Memory for recently read inodes and entries (path walks, stat, lookup) in "
+                  "front of the RocksDB store (0: off)")
       ->capture_default_str();
   cmd->add_option("--pg-count", args->pg_count,
                   "Placement groups of a new cluster (fixed once the map exists)")

@@ -21,7 +21,9 @@ DataContext::DataContext(const ClientOptions& options, Rpc* rpc)
     : options_(options), rpc_(rpc), maps_(rpc), data_(DataOptions(options)) {}
 
 DataContext::~DataContext() {
-  // The pool's tasks use io_: stop them first.
+  // Every file is closed: the committer holds none. The pool's tasks use
+  // io_: stop them first.
+  committer_.reset();
   pool_.reset();
 }
 
@@ -32,6 +34,7 @@ void DataContext::Start() {
     io.deadline = options_.data_deadline;
     io.parallel_read_min = options_.parallel_read_min;
     io_ = std::make_unique<ChunkIo>(&maps_, &data_, pool_.get(), io);
+    committer_ = std::make_unique<Committer>();
   });
 }
 
@@ -43,6 +46,11 @@ ChunkIo& DataContext::io() {
 TaskPool& DataContext::pool() {
   Start();
   return *pool_;
+}
+
+Committer& DataContext::committer() {
+  Start();
+  return *committer_;
 }
 
 uint64_t DataContext::ChunkSizeFor(const proto::StoragePolicy& policy) const {

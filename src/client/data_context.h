@@ -1,6 +1,8 @@
 // DataContext: what every open File of one Client shares: the options, the
 // gRPC calls to meta, the cluster map cache, the data-protocol connection
-// pool, the background threads, and the cluster defaults learned from meta.
+// pool, the background threads (uploads and reads, and the committer of
+// uploads left uncommitted too long), and the cluster defaults learned
+// from meta.
 //
 // The threads and ChunkIo are created at the first use of io(), so clients
 // that only touch metadata start none.
@@ -17,6 +19,7 @@
 #include "cairn/client.h"
 #include "client/chunk_io.h"
 #include "client/cluster_map.h"
+#include "client/committer.h"
 #include "client/rpc.h"
 #include "client/task_pool.h"
 #include "common.pb.h"
@@ -35,6 +38,7 @@ class DataContext {
   // Starts the threads on first use.
   ChunkIo& io();
   TaskPool& pool();
+  Committer& committer();
 
   // The slot size and replica count a file with stored policy `policy`
   // gets, when known without asking meta for the file's chunks: the
@@ -55,8 +59,9 @@ class DataContext {
   ClusterMapCache maps_;
   dataplane::DataClient data_;
   std::once_flag started_;
-  std::unique_ptr<TaskPool> pool_;  // set once by Start()
-  std::unique_ptr<ChunkIo> io_;     // set once by Start()
+  std::unique_ptr<TaskPool> pool_;        // set once by Start()
+  std::unique_ptr<ChunkIo> io_;           // set once by Start()
+  std::unique_ptr<Committer> committer_;  // set once by Start()
   std::atomic<uint64_t> default_chunk_size_{0};
   std::atomic<uint32_t> default_replicas_{0};
 };

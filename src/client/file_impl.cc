@@ -3,6 +3,7 @@
 #include "client/file_impl.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include "client/convert.h"
@@ -147,6 +148,12 @@ absl::Status FileImpl::CommitLocked() {
     // Only our own writes extend the file: a size we saw earlier may have
     // been cut since by a truncate, and must not come back.
     req.set_min_size(written_end_);
+    // How old our oldest chunk is: meta refuses chunks GC may have taken.
+    if (std::optional<Clock::time_point> oldest = OldestUpload()) {
+      const auto age =
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - *oldest);
+      req.set_upload_age_ms(static_cast<uint64_t>(std::max<int64_t>(age.count(), 1)));
+    }
     proto::CommitWriteReply reply;
     absl::Status s = ctx_->rpc().Meta(&Rpc::MetaStub::CommitWrite, req, &reply);
     if (s.ok()) {
@@ -244,8 +251,10 @@ absl::Status FileImpl::Remerge(uint64_t slot, Pending& p) {
     RETURN_IF_ERROR(io_->ReadInto(p.ref->id, r, buf.data() + r.begin));
   }
   SlotRef ref{ChunkId::Random(), plan.length};
+  const Clock::time_point started = Clock::now();
   RETURN_IF_ERROR(io_->Write(ref.id, buf.span(), replicas_));
   p.ref = ref;
+  p.started = started;
   p.expected = now_id;
   return absl::OkStatus();
 }
@@ -282,13 +291,38 @@ absl::Status FileImpl::Fsync() {
 }
 
 absl::Status FileImpl::Close() {
-  absl::MutexLock l(&mu_);
-  if (closed_) return absl::OkStatus();
   absl::Status s;
-  if ((flags_ & kOpenWrite) != 0) s = CommitLocked();
-  closed_ = true;
-  cache_.clear();
+  bool known;
+  {
+    absl::MutexLock l(&mu_);
+    if (closed_) return absl::OkStatus();
+    if ((flags_ & kOpenWrite) != 0) s = CommitLocked();
+    closed_ = true;
+    cache_.clear();
+    known = committer_knows_;
+  }
+  // Without mu_: the Committer may be waiting for it in CommitDue().
+  if (known) ctx_->committer().Unregister(this);
   return s;
+}
+
+std::optional<Committable::TimePoint> FileImpl::CommitDue() {
+  absl::MutexLock l(&mu_);
+  if (closed_ || !broken_.ok()) return std::nullopt;
+  std::optional<Clock::time_point> oldest = OldestUpload();
+  if (!oldest.has_value()) return std::nullopt;  // committed meanwhile
+  const Clock::time_point due =
+      *oldest + absl::ToChronoNanoseconds(ctx_->options().max_uncommitted_age);
+  if (due > Clock::now()) return due;  // a newer upload: committed since
+  absl::Status s = CommitLocked();
+  if (!s.ok()) {
+    // Remembered: the next Write, Fsync or Close returns it.
+    if (broken_.ok()) broken_ = s;
+    return std::nullopt;
+  }
+  oldest = OldestUpload();  // none: CommitLocked waited for every upload
+  if (!oldest.has_value()) return std::nullopt;
+  return *oldest + absl::ToChronoNanoseconds(ctx_->options().max_uncommitted_age);
 }
 
 absl::StatusOr<Attr> FileImpl::Stat() {

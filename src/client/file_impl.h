@@ -13,16 +13,26 @@
 //    (base: its chunk and how many of its bytes count).
 //  - inflight_: uploads running on the pool, oldest first (at most
 //    ClientOptions::max_chunks_in_flight).
-//  - pending_: per slot, the newest uploaded chunk not yet committed and
-//    every byte range written to the slot since the last commit (to redo
-//    the merge on top of someone else's chunk after a kConflict).
+//  - pending_: per slot, the newest uploaded chunk not yet committed (and
+//    when its upload started) and every byte range written to the slot
+//    since the last commit (to redo the merge on top of someone else's
+//    chunk after a kConflict).
 //  - size_: the size this handle sees (its uncommitted writes included).
 //  - cache_: whole-slot reads in flight or done, for read-ahead.
 //
 // A slot's content as this handle sees it: the pending chunk if any, else
 // the committed one (View()).
+//
+// Uploads never wait uncommitted longer than
+// ClientOptions::max_uncommitted_age: each upload tells the DataContext's
+// Committer when it is due, and its thread calls CommitDue(), which
+// commits under mu_ like Fsync (a failure breaks the handle, and the next
+// Write, Fsync or Close returns it). Close() unregisters the handle once it
+// has released mu_. Each commit tells meta how old its oldest chunk is
+// (upload_age_ms), so that meta can refuse chunks GC may have taken.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <future>
@@ -36,6 +46,7 @@
 #include "chunk/aligned_buffer.h"
 #include "chunk/chunk_id.h"
 #include "client/chunk_io.h"
+#include "client/committer.h"
 #include "client/data_context.h"
 #include "client/slots.h"
 #include "meta.pb.h"
@@ -68,7 +79,7 @@ absl::Status AddSlots(const proto::GetChunksReply& reply, std::map<uint64_t, Slo
 absl::Status AddRemainingPages(Rpc& rpc, InodeId ino, uint64_t last, proto::GetChunksReply* reply,
                                std::map<uint64_t, SlotRef>* slots);
 
-class FileImpl final : public File {
+class FileImpl final : public File, private Committable {
  public:
   FileImpl(DataContext* ctx, uint32_t flags, FileState state);
   ~FileImpl() override;
@@ -94,16 +105,28 @@ class FileImpl final : public File {
     std::optional<SlotRef> base;  // the slot's content when opened
     uint64_t base_valid = 0;      // bytes of base that count
   };
+  using Clock = std::chrono::steady_clock;
   struct Upload {
     uint64_t slot = 0;
     RangeSet dirty;
+    Clock::time_point started;
     std::future<absl::StatusOr<SlotRef>> result;
   };
   struct Pending {
     std::optional<ChunkId> expected;  // the committed chunk our writes went on (none: a hole)
     std::optional<SlotRef> ref;       // the newest uploaded chunk
+    Clock::time_point started;        // when the upload of `ref` started
     RangeSet dirty;                   // every range written since the last commit
   };
+
+  // Committable: commits when the oldest uncommitted upload is
+  // max_uncommitted_age old (the Committer's thread).
+  std::optional<TimePoint> CommitDue() override ABSL_LOCKS_EXCLUDED(mu_);
+  // The start of the oldest upload not committed yet (in flight or
+  // pending); nullopt when there is none.
+  std::optional<Clock::time_point> OldestUpload() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Tells the Committer that an upload started at `started` is due.
+  void NoteUpload(Clock::time_point started) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // ---- file_write.cc
   absl::Status WriteLocked(const uint8_t* data, size_t n, uint64_t offset)
@@ -174,6 +197,8 @@ class FileImpl final : public File {
   // The first failed upload or commit: the handle is broken.
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  // The Committer knows this handle (Close() must unregister it).
+  bool committer_knows_ ABSL_GUARDED_BY(mu_) = false;
   // Read-ahead: whole-slot reads by slot, and where the last read ended.
   struct Cached {
     SlotRef ref;

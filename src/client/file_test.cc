@@ -74,12 +74,18 @@ class FileTest : public ::testing::Test {
     servers_[i] = std::move(*server);
   }
 
-  std::unique_ptr<Client> Connect(absl::Duration deadline = absl::Seconds(20)) {
+  ClientOptions Options(absl::Duration deadline = absl::Seconds(20)) {
     ClientOptions o;
     o.meta_address = meta_->grpc_address();
     o.timeout = absl::Seconds(10);
     o.data_deadline = deadline;
     o.parallel_read_min = 32 << 10;  // exercise the split reads with small chunks
+    return o;
+  }
+  std::unique_ptr<Client> Connect(absl::Duration deadline = absl::Seconds(20)) {
+    return Connect(Options(deadline));
+  }
+  std::unique_ptr<Client> Connect(const ClientOptions& o) {
     auto c = Client::Connect(o);
     EXPECT_TRUE(c.ok()) << c.status();
     return c.ok() ? std::move(*c) : nullptr;
@@ -563,6 +569,61 @@ TEST_F(FileTest, PoliciesAndClusterStatus) {
   EXPECT_GT(status->epoch, 0u);
 }
 
+// ---- Uploads never wait uncommitted for long (docs/gc.md, "Reconciliation")
+
+// Polls `path`'s committed size (up to 20 s) until it is `size`; returns the last seen.
+uint64_t WaitForSize(Client& c, const std::string& path, uint64_t size) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  uint64_t seen = 0;
+  while (absl::Now() < deadline) {
+    auto attr = c.Stat(path);
+    if (attr.ok()) seen = attr->size;
+    if (seen == size) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return seen;
+}
+
+TEST_F(FileTest, AnIdleOpenFileIsCommittedAfterMaxUncommittedAge) {
+  ClientOptions o = Options();
+  o.max_uncommitted_age = absl::Milliseconds(200);
+  auto c = Connect(o);
+  const Bytes data = TestBytes(2 * kCs + 100, 21);
+  auto f = c->Open("/t/idle", kOpenWrite | kOpenCreate);
+  ASSERT_OK(f);
+  ASSERT_OK((*f)->Write(data.data(), data.size()));  // two slots uploaded, one buffered
+  // No further call on the handle: the client commits on its own, the
+  // buffered slot included.
+  ASSERT_EQ(WaitForSize(*client_, "/t/idle", data.size()), data.size())
+      << "the open file was never committed";
+  auto back = Get(*client_, "/t/idle");
+  ASSERT_OK(back);
+  EXPECT_TRUE(*back == data);
+  // The handle goes on as usual.
+  const Bytes more = TestBytes(kCs, 22);
+  ASSERT_OK((*f)->Pwrite(more.data(), more.size(), data.size()));
+  ASSERT_OK((*f)->Close());
+  Bytes whole = data;
+  whole.insert(whole.end(), more.begin(), more.end());
+  back = Get(*client_, "/t/idle");
+  ASSERT_OK(back);
+  EXPECT_TRUE(*back == whole);
+}
+
+TEST(ClientOptionsTest, MaxUncommittedAgeMustBePositive) {
+  ClientOptions o;
+  o.meta_address = "127.0.0.1:1";
+  for (absl::Duration age : {absl::ZeroDuration(), absl::Seconds(-1), absl::InfiniteDuration()}) {
+    o.max_uncommitted_age = age;
+    auto c = Client::Connect(o);
+    EXPECT_EQ(ErrcOf(c.status()), Errc::kInvalid) << age;
+    EXPECT_NE(c.status().message().find("max_uncommitted_age"), absl::string_view::npos)
+        << c.status();
+  }
+  o.max_uncommitted_age = absl::Milliseconds(1);
+  EXPECT_TRUE(Client::Connect(o).ok());
+}
+
 // ---- Riding out a meta restart (client/rpc.h)
 
 // A MetaServer on RocksDB (so a restart keeps the namespace) and three
@@ -656,6 +717,45 @@ TEST_F(MetaRestartTest, GivesUpAtTheDeadline) {
   const absl::Time again = absl::Now();
   EXPECT_EQ(ErrcOf((*once)->Stat("/t").status()), Errc::kUnavailable);
   EXPECT_LT(absl::Now() - again, absl::Seconds(1));
+}
+
+TEST_F(MetaRestartTest, AFailedBackgroundCommitIsReportedAtClose) {
+  StoragePolicy policy;
+  policy.chunk_size = kCs;
+  ASSERT_OK(client_->SetPolicy("/t", policy));
+  ClientOptions o = Options();
+  o.max_uncommitted_age = absl::Milliseconds(200);
+  o.meta_retry_deadline = absl::ZeroDuration();  // calls fail at once while meta is away
+  auto c = Connect(o);
+  auto f = c->Open("/t/f", kOpenWrite | kOpenCreate);
+  ASSERT_OK(f);
+  const Bytes first = TestBytes(kCs, 31);
+  ASSERT_OK((*f)->Write(first.data(), first.size()));
+  ASSERT_OK((*f)->Fsync());
+  StopMeta();
+  const Bytes second = TestBytes(kCs, 32);
+  ASSERT_OK((*f)->Write(second.data(), second.size()));  // a full slot: uploaded
+  // The commit the client makes on its own fails; the handle keeps the
+  // error (a write of nothing reports it without changing anything).
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  absl::Status probe;
+  while (probe.ok() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+    probe = (*f)->Write(second.data(), 0);
+  }
+  ASSERT_FALSE(probe.ok()) << "the background commit never failed";
+  EXPECT_EQ(ErrcOf(probe), Errc::kUnavailable) << probe;
+  // The upload itself worked: both chunks are on every server.
+  int copies = 0;
+  for (int i = 0; i < kServers; ++i) copies += static_cast<int>(ChunkFiles(i).size());
+  EXPECT_EQ(copies, 2 * kServers);
+  StartMeta();
+  // Meta is back, and Close still reports the failed commit.
+  absl::Status closed = (*f)->Close();
+  EXPECT_EQ(ErrcOf(closed), Errc::kUnavailable) << closed;
+  auto attr = client_->Stat("/t/f");
+  ASSERT_OK(attr);
+  EXPECT_EQ(attr->size, kCs);  // the second chunk never got in
 }
 
 TEST(MetaConnectTest, AClientThatNeverReachedMetaGivesUpSoon) {

@@ -97,6 +97,8 @@ absl::Status FileImpl::UploadOpen(bool inline_ok) {
     if (committed) p.expected = committed->id;
   }
   for (const Range& r : o.dirty.ranges()) p.dirty.Add(r);
+  const Clock::time_point started = Clock::now();
+  NoteUpload(started);
   if (inline_ok && inflight_.empty()) {
     absl::StatusOr<SlotRef> ref = BuildAndUpload(io_, replicas_, std::move(o));
     if (!ref.ok()) {
@@ -104,6 +106,7 @@ absl::Status FileImpl::UploadOpen(bool inline_ok) {
       return broken_;
     }
     p.ref = *ref;
+    p.started = started;
     return absl::OkStatus();
   }
   while (inflight_.size() >= static_cast<size_t>(ctx_->options().max_chunks_in_flight)) {
@@ -112,6 +115,7 @@ absl::Status FileImpl::UploadOpen(bool inline_ok) {
   Upload u;
   u.slot = slot;
   u.dirty = o.dirty;
+  u.started = started;
   u.result = ctx_->pool().Submit([io = io_, replicas = replicas_, o = std::move(o)]() mutable {
     return BuildAndUpload(io, replicas, std::move(o));
   });
@@ -127,8 +131,28 @@ absl::Status FileImpl::ReapOne() {
     if (broken_.ok()) broken_ = ref.status();
     return broken_;
   }
-  pending_[u.slot].ref = *ref;
+  Pending& p = pending_[u.slot];
+  p.ref = *ref;
+  p.started = u.started;
   return absl::OkStatus();
+}
+
+std::optional<FileImpl::Clock::time_point> FileImpl::OldestUpload() const {
+  std::optional<Clock::time_point> oldest;
+  auto older = [&](Clock::time_point t) {
+    if (!oldest.has_value() || t < *oldest) oldest = t;
+  };
+  for (const auto& [slot, p] : pending_) {
+    if (p.ref.has_value()) older(p.started);
+  }
+  for (const Upload& u : inflight_) older(u.started);
+  return oldest;
+}
+
+void FileImpl::NoteUpload(Clock::time_point started) {
+  committer_knows_ = true;
+  ctx_->committer().Due(this,
+                        started + absl::ToChronoNanoseconds(ctx_->options().max_uncommitted_age));
 }
 
 absl::Status FileImpl::WaitUploads(std::optional<uint64_t> slot) {

@@ -444,6 +444,12 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
   if (options.commit_every_chunks < 1 || options.commit_every_chunks > 4096) {
     return Invalid("commit_every_chunks must be 1..4096 (a commit carries at most 4096 slots)");
   }
+  if (options.max_uncommitted_age <= absl::ZeroDuration() ||
+      options.max_uncommitted_age == absl::InfiniteDuration()) {
+    return Invalid(
+        "max_uncommitted_age must be positive and finite (uploads left uncommitted longer than "
+        "meta's GC grace are lost)");
+  }
   if (options.readahead_chunks < 0 || options.readahead_chunks > 64) {
     return Invalid("readahead_chunks must be 0..64");
   }

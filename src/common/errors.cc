@@ -46,6 +46,7 @@ constexpr ErrcInfo kTable[] = {
     {Errc::kBadFd, absl::StatusCode::kInvalidArgument, EBADF, "BadFd"},
     {Errc::kCorrupt, absl::StatusCode::kDataLoss, EIO, "Corrupt"},
     {Errc::kCancelled, absl::StatusCode::kCancelled, EINTR, "Cancelled"},
+    {Errc::kStaleUpload, absl::StatusCode::kFailedPrecondition, EIO, "StaleUpload"},
 };
 
 const ErrcInfo& Info(Errc code) {

@@ -43,6 +43,7 @@ enum class Errc : int {
   kBadFd = 24,         // EBADF
   kCorrupt = 25,       // EIO: checksum mismatch
   kCancelled = 26,     // EINTR
+  kStaleUpload = 27,   // EIO: a commit of chunks uploaded too long ago (GC may have taken them)
 };
 
 // Builds a status with the given precise code and message.

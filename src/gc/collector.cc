@@ -30,6 +30,12 @@ absl::Status ValidateGcOptions(const GcOptions& o) {
   return absl::OkStatus();
 }
 
+absl::Duration MaxUploadAge(absl::Duration grace) {
+  if (grace <= absl::ZeroDuration()) return absl::InfiniteDuration();
+  const absl::Duration margin = std::max(grace / 10, std::min(grace / 4, absl::Seconds(60)));
+  return grace - margin;
+}
+
 Collector::Collector(meta::Namespace* ns, MapSource map, ChunkNodes* nodes,
                      service::MetricsRegistry* metrics, Clock* clock, GcOptions options)
     : ns_(ns),

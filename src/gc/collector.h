@@ -68,9 +68,13 @@ struct GcOptions {
   // tests.
   absl::Duration delay = absl::Seconds(60);
   // An unreferenced chunk is an orphan only when its file is older than
-  // this: protects writes in flight that are not committed yet (docs/gc.md:
-  // a handle's uploads are not committed on a timer). Default 24 h. Shorter frees space sooner but
-  // risks deleting a chunk whose commit is slower than the grace.
+  // this: protects writes in flight that are not committed yet. Meta
+  // refuses a commit of chunks uploaded MaxUploadAge(grace) ago or more,
+  // and clients commit long before that (ClientOptions::
+  // max_uncommitted_age), so no committed chunk is ever taken for an
+  // orphan (docs/gc.md, "Reconciliation"). Default 24 h. Shorter frees
+  // failed uploads sooner but refuses commits sooner (e.g. of a client
+  // whose meta calls kept failing for that long).
   absl::Duration grace = absl::Hours(24);
   // How often reconciliation runs (the first one this long after Start).
   // Default 1 h: it lists every chunk of every node and scans all files.
@@ -97,6 +101,18 @@ struct GcOptions {
 // kInvalid for a non-positive interval or reconcile interval, a negative
 // delay or grace, batch 0 or a fraction outside [0, 1].
 absl::Status ValidateGcOptions(const GcOptions& options);
+
+// The commit freshness limit for a reconciliation `grace`: meta refuses a
+// CommitWrite whose upload_age_ms is at or past it (kStaleUpload). It is
+// the grace minus a margin of 10 % of the grace, at least 60 s but at most
+// a quarter of the grace (24 h -> 21.6 h, 1 h -> 54 min, 10 min -> 9 min,
+// 2 min -> 90 s, 10 s -> 7.5 s). The margin covers what the client's age
+// does not see: the time from its measure to the commit (network, meta's
+// queue, a repeat of a lost call, up to ClientOptions::
+// meta_retry_deadline, 60 s) and the clock difference between chunk
+// servers (chunk mtimes) and meta (the listing start). A grace of 0
+// protects nothing: no limit then (InfiniteDuration).
+absl::Duration MaxUploadAge(absl::Duration grace);
 
 class Collector {
  public:

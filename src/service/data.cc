@@ -4,7 +4,11 @@
 // Effective values fill the cluster's defaults into what is stored:
 // replicas 0 is the cluster map's replicas, chunk_size 0 is
 // meta::kDefaultChunkSize. A policy may not ask for more replicas than
-// the cluster map keeps (kInvalid).
+// the cluster map keeps (kInvalid). CommitWrite refuses uploads older
+// than options_.max_upload_age (kStaleUpload; docs/gc.md, "Reconciliation").
+#include <algorithm>
+#include <string>
+
 #include "common/errors.h"
 #include "common/status_macros.h"
 #include "service/convert.h"
@@ -18,6 +22,22 @@ uint32_t MetaService::ClusterReplicas() const {
 
 uint64_t MetaService::ClusterEpoch() const {
   return options_.cluster != nullptr ? options_.cluster->epoch() : 0;
+}
+
+absl::Status MetaService::CheckUploadAge(uint64_t upload_age_ms) const {
+  // 0: unknown (a client older than the field): accepted, as before.
+  if (upload_age_ms == 0 || options_.max_upload_age == absl::InfiniteDuration()) {
+    return absl::OkStatus();
+  }
+  const int64_t limit_ms = absl::ToInt64Milliseconds(options_.max_upload_age);
+  if (upload_age_ms < static_cast<uint64_t>(std::max<int64_t>(limit_ms, 0))) {
+    return absl::OkStatus();
+  }
+  return Error(Errc::kStaleUpload,
+               "commit refused: its oldest chunk started uploading " +
+                   std::to_string(upload_age_ms) + " ms ago, at or past meta's limit of " +
+                   std::to_string(limit_ms) +
+                   " ms (the GC grace minus a margin); GC may have deleted it as an orphan");
 }
 
 MetaService::Reactor* MetaService::GetChunks(Ctx* ctx, const proto::GetChunksRequest* req,
@@ -48,6 +68,7 @@ MetaService::Reactor* MetaService::CommitWrite(Ctx* ctx, const proto::CommitWrit
       return Invalid("at most " + std::to_string(meta::kMaxSlotUpdates) +
                      " slot updates per commit");
     }
+    RETURN_IF_ERROR(CheckUploadAge(req->upload_age_ms()));
     meta::CommitWriteArgs args;
     args.min_size = req->min_size();
     args.mtime_ns = req->mtime_ns();

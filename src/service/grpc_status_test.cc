@@ -8,7 +8,7 @@
 namespace cairn::service {
 namespace {
 
-constexpr int kLastErrc = static_cast<int>(Errc::kCancelled);
+constexpr int kLastErrc = static_cast<int>(Errc::kStaleUpload);
 
 // Every code crosses the wire (status + trailer) and comes back as the
 // same precise code, the same canonical code, the same message and the

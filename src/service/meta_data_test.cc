@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -54,8 +55,9 @@ class MetaDataTest : public ::testing::Test {
  protected:
   void SetUp() override { StartServer(absl::Seconds(5)); }
 
-  void StartServer(absl::Duration down_after) {
+  void StartServer(absl::Duration down_after, absl::Duration gc_grace = absl::Hours(24)) {
     MetaServerOptions options;
+    options.gc.grace = gc_grace;
     options.store = "memory";
     options.grpc_listen = "127.0.0.1:0";
     options.http_listen = "127.0.0.1:0";
@@ -244,6 +246,62 @@ TEST_F(MetaDataTest, CommitWriteAndGetChunks) {
   proto::GetChunksReply reply;
   EXPECT_EQ(ErrcOf(Call(meta_.get(), &proto::Meta::Stub::GetChunks, no_target, &reply)),
             Errc::kInvalid);
+}
+
+TEST(MaxUploadAgeTest, IsTheGraceMinusAMargin) {
+  EXPECT_EQ(gc::MaxUploadAge(absl::Hours(24)), absl::Minutes(1296));  // 21.6 h
+  EXPECT_EQ(gc::MaxUploadAge(absl::Hours(1)), absl::Minutes(54));
+  EXPECT_EQ(gc::MaxUploadAge(absl::Minutes(10)), absl::Minutes(9));
+  EXPECT_EQ(gc::MaxUploadAge(absl::Minutes(2)), absl::Seconds(90));
+  EXPECT_EQ(gc::MaxUploadAge(absl::Seconds(10)), absl::Milliseconds(7500));
+  // A grace of 0 protects nothing: no limit.
+  EXPECT_EQ(gc::MaxUploadAge(absl::ZeroDuration()), absl::InfiniteDuration());
+}
+
+TEST_F(MetaDataTest, CommitWriteRefusesUploadsTheGcGraceNoLongerCovers) {
+  // The default grace (24 h): the limit is 21.6 h.
+  auto f = Create("/", "f");
+  auto day = OneSlot(f.ino(), 0, "", Id(1), 100);
+  day.set_upload_age_ms(22 * 3600 * 1000);
+  EXPECT_EQ(ErrcOf(Commit(day).status()), Errc::kStaleUpload);
+  day.set_upload_age_ms(21 * 3600 * 1000);
+  ASSERT_TRUE(Commit(day).ok());
+
+  // A grace of 100 s: the limit is 75 s.
+  server_.reset();
+  StartServer(absl::Seconds(5), absl::Seconds(100));
+  f = Create("/", "f");
+  ASSERT_TRUE(Commit(OneSlot(f.ino(), 0, "", Id(1), 100)).ok());
+  auto old = OneSlot(f.ino(), 0, Id(1), Id(2), 300);
+  for (uint64_t age : {uint64_t{75'000}, uint64_t{3'600'000}, UINT64_MAX}) {
+    old.set_upload_age_ms(age);
+    auto refused = Commit(old);
+    EXPECT_EQ(ErrcOf(refused.status()), Errc::kStaleUpload) << age << ": " << refused.status();
+    EXPECT_EQ(ToErrno(refused.status()), EIO);
+    EXPECT_NE(refused.status().message().find("limit of 75000 ms"), absl::string_view::npos)
+        << refused.status();
+  }
+  // Nothing changed: the old chunk, the old size, nothing released.
+  auto g = GetChunks(f.ino());
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_EQ(g->chunks_size(), 1);
+  EXPECT_EQ(g->chunks(0).id(), Id(1));
+  EXPECT_EQ(g->chunks(0).length(), 100u);
+  EXPECT_EQ(g->attr().size(), 100u);
+  auto queued = server_->ns()->ListGcQueue("", 0);
+  ASSERT_TRUE(queued.ok());
+  EXPECT_TRUE(queued->empty());
+
+  // Just under the limit: applied.
+  old.set_upload_age_ms(74'999);
+  auto fresh = Commit(old);
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(fresh->attr().size(), 300u);
+  EXPECT_EQ(GetChunks(f.ino())->chunks(0).id(), Id(2));
+  // 0 (unknown: a client older than the field) is accepted as before.
+  auto unknown = OneSlot(f.ino(), 0, Id(2), Id(3), 400);
+  ASSERT_TRUE(Commit(unknown).ok());
+  EXPECT_EQ(GetChunks(f.ino())->chunks(0).id(), Id(3));
 }
 
 TEST_F(MetaDataTest, ClusterServiceStatfsAndMetrics) {

@@ -35,6 +35,7 @@ absl::StatusOr<std::unique_ptr<store::KvStore>> OpenStore(const MetaServerOption
     ro.dir = spec.substr(kRocks.size());
     ro.sync_mode = options.sync_mode;
     ro.sync_interval = options.sync_interval;
+    ro.read_cache_bytes = options.read_cache_bytes;
     ASSIGN_OR_RETURN(auto db, store::RocksDbStore::Open(ro));
     return std::unique_ptr<store::KvStore>(std::move(db));
   }
@@ -87,6 +88,8 @@ absl::Status MetaServer::Init() {
   service_options.changes_wait_for_sync =
       options_.store.rfind("rocksdb:", 0) == 0 && options_.sync_mode == store::SyncMode::kAlways;
   service_options.cluster = cluster_.get();
+  // A commit of chunks older than this could lose them to reconciliation.
+  service_options.max_upload_age = gc::MaxUploadAge(options_.gc.grace);
   service_ = std::make_unique<MetaService>(ns_.get(), metrics_.get(), service_options);
   cluster_service_ = std::make_unique<cluster::ClusterService>(cluster_.get(), metrics_.get());
   gc_nodes_ = std::make_unique<gc::GrpcChunkNodes>();

@@ -67,6 +67,9 @@ struct MetaServerOptions {
   // operations); kAlways syncs before acknowledging each commit (slower).
   store::SyncMode sync_mode = store::SyncMode::kInterval;
   absl::Duration sync_interval = absl::Milliseconds(5);
+  // The RocksDB store's read cache (store/read_cache.h); default 64 MiB,
+  // 0: off.
+  size_t read_cache_bytes = 64u << 20;
   // Namespace settings. capacity_path defaults to the RocksDB directory.
   meta::NamespaceOptions namespace_options;
   // The cluster map (cluster/cluster_manager.h has each knob's meaning and
@@ -78,8 +81,9 @@ struct MetaServerOptions {
   cluster::ClusterOptions cluster;
   // Garbage collection (gc/collector.h has each knob's meaning and
   // default; docs/gc.md the whole story): gc.interval (5 s), gc.delay
-  // (60 s), gc.grace (1 h), gc.reconcile_interval (1 h), gc.batch (1,000),
-  // gc.alarm_min_unknown (1,000).
+  // (60 s), gc.grace (24 h), gc.reconcile_interval (1 h), gc.batch (1,000),
+  // gc.alarm_min_unknown (1,000). gc.grace also bounds how old the uploads
+  // a CommitWrite commits may be (gc::MaxUploadAge: 21.6 h by default).
   gc::GcOptions gc;
   // Largest request accepted (bytes). Default 8 MiB: above every valid
   // request, so oversized fields reach the handlers and get a typed error

@@ -28,6 +28,7 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "cluster/cluster_manager.h"
 #include "meta.grpc.pb.h"
 #include "meta/namespace.h"
@@ -49,6 +50,13 @@ struct MetaServiceOptions {
   // kDefaultClusterReplicas, epoch 0, capacity from the namespace. Not
   // owned; must outlive the service.
   const cluster::ClusterManager* cluster = nullptr;
+  // CommitWrite refuses (kStaleUpload, changing nothing) a request whose
+  // upload_age_ms is at or past this: its chunks may already have been
+  // taken for orphans by GC reconciliation. MetaServer sets
+  // gc::MaxUploadAge(gc.grace) (docs/gc.md, "Reconciliation"). Default
+  // infinite: no limit (a service without GC). An age of 0 (unknown, an
+  // older client) is always accepted.
+  absl::Duration max_upload_age = absl::InfiniteDuration();
 };
 
 inline constexpr uint32_t kDefaultClusterReplicas = 3;
@@ -178,6 +186,9 @@ class MetaService final : public proto::Meta::CallbackService {
     return meta::RequestId{req.request_id().client(), req.request_id().seq()};
   }
   bool WaitsOnDisk(Op op) const;
+  // kStaleUpload for a CommitWrite's upload_age_ms at or past
+  // options_.max_upload_age (0 passes).
+  absl::Status CheckUploadAge(uint64_t upload_age_ms) const;
   uint32_t ClusterReplicas() const;
   uint64_t ClusterEpoch() const;
   // The stored policy and the effective one (cluster defaults filled in).

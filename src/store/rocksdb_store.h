@@ -21,6 +21,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "store/kv_store.h"
+#include "store/read_cache.h"
 
 namespace rocksdb {
 class OptimisticTransactionDB;
@@ -44,6 +45,8 @@ struct RocksDbOptions {
   absl::Duration sync_interval = absl::Milliseconds(5);
   // RocksDB block cache; default 256 MiB.
   size_t block_cache_bytes = 256u << 20;
+  // Values recently read by Readers (read_cache.h); default 64 MiB, 0: off.
+  size_t read_cache_bytes = 64u << 20;
 };
 
 class RocksDbStore final : public KvStore {
@@ -59,6 +62,7 @@ class RocksDbStore final : public KvStore {
 
   // Number of log syncs done so far (for metrics and tests).
   uint64_t sync_count() const { return sync_count_.load(); }
+  const ReadCache& read_cache() const { return cache_; }
 
  private:
   friend class RocksDbTxn;
@@ -69,6 +73,7 @@ class RocksDbStore final : public KvStore {
 
   RocksDbOptions options_;
   std::unique_ptr<rocksdb::OptimisticTransactionDB> db_;
+  ReadCache cache_;
   std::atomic<bool> dirty_{false};
   std::atomic<uint64_t> sync_count_{0};
   absl::Notification stop_;

@@ -27,15 +27,15 @@ file in a local model. The scenario proves:
 
 Why the grace is GRACE = 10 s: reconciliation deletes an unreferenced
 chunk once its file is older than the grace, and a write uploads its
-chunks before it commits them, so a write whose upload-to-commit time
-exceeded the grace could have its fresh chunks taken for orphans (the
-known limit in docs/gc.md). The killed put is that case on purpose: its
-uncommitted chunks must go. Each mutation here is one CLI command of at
-most 640 KiB, bounded by a timeout (MUTATION_TIMEOUT, 8 s) shorter than the
-grace, and the run asserts that every command succeeded within it, so no
-commit can come later than the grace allows. The grace still matters:
-chunks stay unreferenced for a moment between upload and commit in every
-write, and reconciliation runs every second throughout.
+chunks before it commits them. Meta refuses (kStaleUpload) a commit whose
+oldest chunk started uploading 7.5 s (the grace minus its margin,
+docs/gc.md) or more before, so no chunk of an accepted commit can have
+been taken for an orphan. The killed put's uncommitted chunks must go.
+Each mutation here is one CLI command of at most 640 KiB, bounded by a
+timeout (MUTATION_TIMEOUT, 8 s), and the run asserts that every command
+succeeded within it. The grace still matters: chunks stay unreferenced
+for a moment between upload and commit in every write, and
+reconciliation runs every second throughout.
 """
 
 import json

@@ -56,6 +56,9 @@ def test_harness_faults_and_checks(cluster_factory):
     cluster.wait_node_state(paused, "down", timeout=20)
     paused.resume()
     cluster.wait_healthy(timeout=20)
+    # The returning node catches up PG by PG and is left out of reads until
+    # it has; the damaged-copy check below needs every member readable.
+    cluster.wait_pgs_healthy(timeout=60)
 
     # A copy missing on one member is noticed ...
     chunk = info["chunks"][0]
