@@ -183,6 +183,7 @@ absl::Status ClusterLink::Register() {
   node_id_.store(reply.node_id());
   InstallMap(std::move(*reply.mutable_map()));
   registrations_.fetch_add(1);
+  SetError(absl::OkStatus());  // before anyone can see registered() (no stale error after it)
   registered_.store(true);
   spdlog::info("msg=\"registered with meta\" node_id={} epoch={} data={} meta={}", reply.node_id(),
                epoch(), options_.data_address, options_.meta_address);
@@ -278,7 +279,6 @@ void ClusterLink::Loop() {
         backoff = std::min(backoff * 2, options_.retry_max);
         continue;
       }
-      SetError(absl::OkStatus());
       logged_unreachable = false;
       backoff = options_.retry_min;
       next_heartbeat = absl::Now() + options_.heartbeat_interval;
