@@ -24,7 +24,8 @@ void Committer::Due(Committable* file, TimePoint deadline) {
     if (it->second <= deadline) return;
     it->second = deadline;
   }
-  wake_.SignalAll();
+  // Only when the thread would sleep past it (not once per upload).
+  if (deadline < wake_at_) wake_.SignalAll();
 }
 
 void Committer::Unregister(Committable* file) {
@@ -37,6 +38,7 @@ void Committer::Loop() {
   mu_.Lock();
   while (!stopping_) {
     if (due_.empty()) {
+      wake_at_ = TimePoint::max();
       wake_.Wait(&mu_);
       continue;
     }
@@ -44,9 +46,11 @@ void Committer::Loop() {
                                  [](const auto& a, const auto& b) { return a.second < b.second; });
     const TimePoint now = std::chrono::steady_clock::now();
     if (next->second > now) {
+      wake_at_ = next->second;
       wake_.WaitWithTimeout(&mu_, absl::FromChrono(next->second - now));
       continue;
     }
+    wake_at_ = TimePoint::min();  // looks at due_ again after this file
     Committable* file = next->first;
     due_.erase(next);
     running_ = file;

@@ -59,6 +59,9 @@ class Committer {
   absl::CondVar wake_;
   std::map<Committable*, TimePoint> due_ ABSL_GUARDED_BY(mu_);
   Committable* running_ ABSL_GUARDED_BY(mu_) = nullptr;  // in CommitDue now
+  // When the thread wakes by itself (min: it looks at due_ before it sleeps
+  // again): Due signals only deadlines earlier than this.
+  TimePoint wake_at_ ABSL_GUARDED_BY(mu_) = TimePoint::min();
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
 };

@@ -309,20 +309,16 @@ absl::Status FileImpl::Close() {
 std::optional<Committable::TimePoint> FileImpl::CommitDue() {
   absl::MutexLock l(&mu_);
   if (closed_ || !broken_.ok()) return std::nullopt;
-  std::optional<Clock::time_point> oldest = OldestUpload();
-  if (!oldest.has_value()) return std::nullopt;  // committed meanwhile
-  const Clock::time_point due =
-      *oldest + absl::ToChronoNanoseconds(ctx_->options().max_uncommitted_age);
-  if (due > Clock::now()) return due;  // a newer upload: committed since
+  std::optional<Clock::time_point> due = OldestDue();
+  if (!due.has_value()) return std::nullopt;  // committed meanwhile
+  if (*due > Clock::now()) return due;        // a newer upload: committed since
   absl::Status s = CommitLocked();
   if (!s.ok()) {
     // Remembered: the next Write, Fsync or Close returns it.
     if (broken_.ok()) broken_ = s;
     return std::nullopt;
   }
-  oldest = OldestUpload();  // none: CommitLocked waited for every upload
-  if (!oldest.has_value()) return std::nullopt;
-  return *oldest + absl::ToChronoNanoseconds(ctx_->options().max_uncommitted_age);
+  return OldestDue();  // nullopt: CommitLocked waited for every upload
 }
 
 absl::StatusOr<Attr> FileImpl::Stat() {

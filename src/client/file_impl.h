@@ -125,6 +125,10 @@ class FileImpl final : public File, private Committable {
   // The start of the oldest upload not committed yet (in flight or
   // pending); nullopt when there is none.
   std::optional<Clock::time_point> OldestUpload() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When an upload started at `started` must be committed.
+  Clock::time_point DueAt(Clock::time_point started) const;
+  // DueAt(OldestUpload()); nullopt when nothing is uncommitted.
+  std::optional<Clock::time_point> OldestDue() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Tells the Committer that an upload started at `started` is due.
   void NoteUpload(Clock::time_point started) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -149,10 +149,19 @@ std::optional<FileImpl::Clock::time_point> FileImpl::OldestUpload() const {
   return oldest;
 }
 
+FileImpl::Clock::time_point FileImpl::DueAt(Clock::time_point started) const {
+  return started + absl::ToChronoNanoseconds(ctx_->options().max_uncommitted_age);
+}
+
+std::optional<FileImpl::Clock::time_point> FileImpl::OldestDue() const {
+  std::optional<Clock::time_point> oldest = OldestUpload();
+  if (!oldest.has_value()) return std::nullopt;
+  return DueAt(*oldest);
+}
+
 void FileImpl::NoteUpload(Clock::time_point started) {
   committer_knows_ = true;
-  ctx_->committer().Due(this,
-                        started + absl::ToChronoNanoseconds(ctx_->options().max_uncommitted_age));
+  ctx_->committer().Due(this, DueAt(started));
 }
 
 absl::Status FileImpl::WaitUploads(std::optional<uint64_t> slot) {
