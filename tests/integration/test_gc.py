@@ -5,6 +5,7 @@
   directories while every live file reads back bit-exact;
 - chunks of a `cairn put` killed with SIGKILL are orphans: a dry run lists
   them (after the grace) and deletes nothing, a pass deletes exactly them;
+- meta warns at start when the grace is 0;
 - meta restored from an old copy (chunk servers hold many chunks it does
   not know) raises the alarm: nothing is deleted, not even queued chunks,
   until it is cleared;
@@ -76,6 +77,7 @@ def cluster(cluster_factory):
 
 def test_replaced_chunks_are_deleted_and_live_files_stay(cluster, tmp_path):
     cli = cluster.cli
+    assert "gc grace is 0" not in cluster.meta.log_path.read_text(errors="replace")
     cli.ok("mkdir", "/g")
     cli.ok("policy", "set", "/g", "--chunk-size", str(SMALL_CHUNK))
     data = {
@@ -157,10 +159,32 @@ def test_orphans_of_a_killed_put_are_reconciled(grace_cluster, tmp_path):
     big.write_bytes(pattern(96 * MIB, 8))
     proc = subprocess.Popen([cluster.binary, "put", "--meta", cluster.meta.grpc, str(big),
                              "/o/victim"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def frozen_orphans():
+        """Stops the put and returns (on disk, referenced) once its requests
+        in flight have ended. The put commits every 64 chunks, so a stop
+        just after a commit finds nothing uncommitted: then it runs on."""
+        proc.send_signal(signal.SIGSTOP)
+        time.sleep(1.0)  # chunk writes and a commit in flight on the servers end
+        referenced = set(chunk_ids(cli, "/o/keep"))
+        if cli.run("stat", "/o/victim").returncode == 0:
+            referenced |= set(chunk_ids(cli, "/o/victim"))
+        on_disk = files_by_id(cluster)
+        if set(on_disk) - referenced:
+            return on_disk, referenced
+        proc.send_signal(signal.SIGCONT)
+        return None
+
     try:
-        wait_for(lambda: len(set(files_by_id(cluster)) - start) >= 8 or proc.poll() is not None,
-                 "the put to store chunks")
-        assert proc.poll() is None, "the put finished before it could be killed"
+        frozen = None
+        for _ in range(5):
+            wait_for(lambda: len(set(files_by_id(cluster)) - start) >= 8 or proc.poll() is not None,
+                     "the put to store chunks")
+            assert proc.poll() is None, "the put finished before it could be killed"
+            frozen = frozen_orphans()
+            if frozen:
+                break
+            time.sleep(0.1)
+        assert frozen, "the put left no uncommitted chunks when stopped"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
         killed = time.monotonic()
@@ -168,13 +192,9 @@ def test_orphans_of_a_killed_put_are_reconciled(grace_cluster, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    time.sleep(1.0)  # chunk writes in flight on the servers end
-    referenced = set(chunk_ids(cli, "/o/keep"))
-    if cli.run("stat", "/o/victim").returncode == 0:
-        referenced |= set(chunk_ids(cli, "/o/victim"))
-    on_disk = files_by_id(cluster)
+    on_disk, referenced = frozen
+    assert set(files_by_id(cluster)) == set(on_disk), "the stopped put stored more"
     orphans = set(on_disk) - referenced
-    assert orphans, "the killed put left uncommitted chunks"
     copies = sum(len(on_disk[i]) for i in orphans)
 
     # Young: unknown but not orphans yet; nothing deleted.
@@ -213,6 +233,7 @@ def test_meta_restored_from_an_old_copy_raises_the_alarm(cluster_factory, tmp_pa
     cluster = cluster_factory(3, meta_args=[*GC_FAST, "--gc-grace", "0",
                                             "--gc-alarm-unknown", "5"])
     cli = cluster.cli
+    assert "gc grace is 0" in cluster.meta.log_path.read_text(errors="replace")
     cli.ok("mkdir", "/a")
     cli.ok("policy", "set", "/a", "--chunk-size", str(SMALL_CHUNK))
     old = pattern(2 * SMALL_CHUNK, 9)
