@@ -144,6 +144,13 @@ absl::Status MetaServer::Init() {
   ready_gauge->Set(1);
   spdlog::info("msg=\"meta serving\" grpc={} http={} store={}", grpc_address_, http_address_,
                std::string(store_->Name()));
+  if (options_.gc.grace <= absl::ZeroDuration()) {
+    // Allowed (tests, a cluster with no writers), but never safe with
+    // writers: docs/gc.md, "Reconciliation".
+    spdlog::warn(
+        "msg=\"gc grace is 0: reconciliation deletes every chunk no file references, including "
+        "the chunks of writes not committed yet\"");
+  }
   return absl::OkStatus();
 }
 
