@@ -159,17 +159,29 @@ def test_orphans_of_a_killed_put_are_reconciled(grace_cluster, tmp_path):
     big.write_bytes(pattern(96 * MIB, 8))
     proc = subprocess.Popen([cluster.binary, "put", "--meta", cluster.meta.grpc, str(big),
                              "/o/victim"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    def frozen_orphans():
-        """Stops the put and returns (on disk, referenced) once its requests
-        in flight have ended. The put commits every 64 chunks, so a stop
-        just after a commit finds nothing uncommitted: then it runs on."""
-        proc.send_signal(signal.SIGSTOP)
-        time.sleep(1.0)  # chunk writes and a commit in flight on the servers end
+    def sample():
         referenced = set(chunk_ids(cli, "/o/keep"))
         if cli.run("stat", "/o/victim").returncode == 0:
             referenced |= set(chunk_ids(cli, "/o/victim"))
-        on_disk = files_by_id(cluster)
-        if set(on_disk) - referenced:
+        return set(files_by_id(cluster)), referenced
+
+    def frozen_orphans():
+        """Stops the put and returns (on disk, referenced) once what its
+        requests in flight do has ended (two samples 0.5 s apart agree).
+        The put commits every 64 chunks, so a stop just after a commit
+        finds nothing uncommitted: then it runs on."""
+        proc.send_signal(signal.SIGSTOP)
+        last = sample()
+        deadline = time.monotonic() + WAIT
+        while True:
+            time.sleep(0.5)
+            now = sample()
+            if now == last:
+                break
+            assert time.monotonic() < deadline, "the stopped put's requests did not settle"
+            last = now
+        on_disk, referenced = now
+        if on_disk - referenced:
             return on_disk, referenced
         proc.send_signal(signal.SIGCONT)
         return None
@@ -192,8 +204,9 @@ def test_orphans_of_a_killed_put_are_reconciled(grace_cluster, tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    on_disk, referenced = frozen
-    assert set(files_by_id(cluster)) == set(on_disk), "the stopped put stored more"
+    on_disk = files_by_id(cluster)
+    assert set(on_disk) == frozen[0], "the stopped put stored more"
+    referenced = frozen[1]
     orphans = set(on_disk) - referenced
     copies = sum(len(on_disk[i]) for i in orphans)
 
