@@ -18,6 +18,8 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -122,6 +124,8 @@ class MetaServer {
   absl::Status Init();
   // Sets the cluster gauges of /metrics from the current map.
   void UpdateClusterGauges();
+  // Stops Meta.Batch's queue threads, after the gRPC server's Shutdown.
+  void StopBatchQueues();
 
   MetaServerOptions options_;
   std::unique_ptr<store::KvStore> store_;
@@ -135,6 +139,9 @@ class MetaServer {
   std::unique_ptr<WorkerPool> disk_pool_;
   std::unique_ptr<MetaService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
+  // Meta.Batch's completion queues and the threads serving them.
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> batch_queues_;
+  std::vector<std::thread> batch_threads_;
   std::unique_ptr<http::HttpServer> http_server_;
   std::string grpc_address_;
   std::string http_address_;
