@@ -65,10 +65,12 @@ inline constexpr uint32_t kDefaultClusterReplicas = 3;
 // Every method on the callback API but Batch, which is served from
 // completion queues (the asynchronous API) by threads of MetaServer that
 // run its operations themselves: measured 20-30 % more creates, renames
-// and unlinks per second than on the callback API, with a fifth to a quarter less
-// server CPU per operation (docs/BENCHMARKS.md, "Batches on completion
-// queues"). Batch must not get a callback method: gRPC marks a method
-// asynchronous only over a synchronous base.
+// and unlinks per second than on the callback API, with a fifth to a
+// quarter less server CPU per operation (docs/BENCHMARKS.md, "Batches on
+// completion queues"). Batch must not get a callback method: gRPC marks a
+// method asynchronous only over a synchronous base. A method added to
+// meta.proto goes into this list too (its `override` below does not
+// compile until it does).
 using MetaServiceBase = proto::Meta::WithAsyncMethod_Batch<proto::Meta::WithCallbackMethod_Lookup<
     proto::Meta::WithCallbackMethod_GetAttr<proto::Meta::WithCallbackMethod_SetAttr<
         proto::Meta::WithCallbackMethod_Mkdir<proto::Meta::WithCallbackMethod_Create<
