@@ -110,8 +110,7 @@ grpc::ServerUnaryReactor* ChunkNodeService::DeleteChunks(grpc::CallbackServerCon
   return reactor;
 }
 
-proto::ScrubStatus ScrubStatusToProto(const Scrubber& scrubber) {
-  const ScrubStatus st = scrubber.status();
+proto::ScrubStatus ScrubStatusToProto(const Scrubber& scrubber, const ScrubStatus& st) {
   proto::ScrubStatus p;
   p.set_running(st.running);
   p.set_cycles_completed(st.cycles_completed);
@@ -141,8 +140,11 @@ grpc::ServerUnaryReactor* ChunkNodeService::StartScrub(grpc::CallbackServerConte
     reactor->Finish(service::ToGrpcStatus(Error(Errc::kUnavailable, "no scrubber"), ctx));
     return reactor;
   }
-  reply->set_started(scrubber_->StartCycle());
-  *reply->mutable_status() = ScrubStatusToProto(*scrubber_);
+  // The status of the moment of the request: the cycle may be over before
+  // this line could read it again (admin scrub --wait compares against it).
+  ScrubStatus before;
+  reply->set_started(scrubber_->StartCycle(&before));
+  *reply->mutable_status() = ScrubStatusToProto(*scrubber_, before);
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -155,7 +157,7 @@ grpc::ServerUnaryReactor* ChunkNodeService::GetScrubStatus(
     reactor->Finish(service::ToGrpcStatus(Error(Errc::kUnavailable, "no scrubber"), ctx));
     return reactor;
   }
-  *reply = ScrubStatusToProto(*scrubber_);
+  *reply = ScrubStatusToProto(*scrubber_, scrubber_->status());
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }

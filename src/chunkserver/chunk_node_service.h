@@ -55,7 +55,7 @@ class ChunkNodeService final : public proto::ChunkNode::CallbackService {
 };
 
 // The scrubber's status as GetScrubStatus answers it.
-proto::ScrubStatus ScrubStatusToProto(const Scrubber& scrubber);
+proto::ScrubStatus ScrubStatusToProto(const Scrubber& scrubber, const ScrubStatus& status);
 
 // The handlers' work, without gRPC (unit tests call these).
 absl::Status ListChunksOf(chunk::ChunkStore& store, const proto::ListChunksRequest& req,

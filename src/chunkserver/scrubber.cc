@@ -198,9 +198,10 @@ bool Scrubber::Stopping() const {
   return stop_;
 }
 
-bool Scrubber::StartCycle() {
+bool Scrubber::StartCycle(ScrubStatus* before) {
   absl::MutexLock l(&mu_);
-  if (status_.running || cycle_requested_) return false;
+  if (before != nullptr) *before = StatusLocked();
+  if (status_.running || stop_) return false;
   cycle_requested_ = true;
   changed_.SignalAll();
   return true;
@@ -214,6 +215,10 @@ void Scrubber::ReportCorrupt(ChunkId id) {
 
 ScrubStatus Scrubber::status() const {
   absl::MutexLock l(&mu_);
+  return StatusLocked();
+}
+
+ScrubStatus Scrubber::StatusLocked() const {
   ScrubStatus s = status_;
   s.waiting_repair = unrepaired_.size();
   return s;

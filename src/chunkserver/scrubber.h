@@ -152,8 +152,15 @@ class Scrubber {
   // Idempotent.
   void Stop();
 
-  // Starts a cycle now; false when one is running already.
-  bool StartCycle();
+  // Asks for a cycle to start now. True when one will start for this
+  // request (a request not yet taken up by the scrubber is shared); false
+  // when a cycle is running already (it goes on) or the scrubber has
+  // stopped (no cycle will run). `before`, when given,
+  // receives the status at the moment of the request, taken under the
+  // same lock: the cycle asked for has ended once `cycles_completed` or
+  // `last_start_ns` moved past it and nothing runs (a cycle can end before
+  // the caller reads the status again).
+  bool StartCycle(ScrubStatus* before = nullptr);
   // A read found the stored copy of `id` damaged: quarantine and repair it.
   void ReportCorrupt(ChunkId id);
 
@@ -167,6 +174,8 @@ class Scrubber {
   void Loop();
   // One full cycle over the store.
   void RunCycle();
+  // status() with mu_ held.
+  ScrubStatus StatusLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Verifies one chunk and handles a bad copy.
   void CheckChunk(const chunk::ChunkInfo& info);
   // Handles the reports queued by ReportCorrupt.

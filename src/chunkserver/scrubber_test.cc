@@ -285,6 +285,43 @@ TEST_F(ScrubberTest, RateLimitIsHonoured) {
   EXPECT_EQ(scrubber->status().chunks_done, 16u);
 }
 
+// The status StartCycle hands back is the one of the moment of the request,
+// so a caller can tell when the cycle it asked for has ended however fast
+// that cycle is; a request not yet taken up is shared by later ones.
+TEST_F(ScrubberTest, StartCycleReportsTheStatusBeforeTheCycleItAskedFor) {
+  Fill(3, 10'000);
+  ScrubberOptions o;
+  o.interval = absl::ZeroDuration();
+  Scrubber scrubber(store_.get(), &peers_, o, &metrics_);
+  ScrubStatus first;
+  ScrubStatus second;
+  ASSERT_TRUE(scrubber.StartCycle(&first));   // not started yet: the request waits
+  ASSERT_TRUE(scrubber.StartCycle(&second));  // shares it
+  for (const ScrubStatus& s : {first, second}) {
+    EXPECT_FALSE(s.running);
+    EXPECT_EQ(s.cycles_completed, 0u);
+    EXPECT_EQ(s.last_start_ns, 0);
+  }
+  ASSERT_TRUE(scrubber.Start().ok());
+  ASSERT_TRUE(scrubber.WaitIdle(absl::Seconds(30)));
+  EXPECT_EQ(scrubber.status().cycles_completed, 1u);  // one cycle for both
+  EXPECT_EQ(scrubber.status().chunks_done, 3u);
+  // Cycles this small end within microseconds, often before a caller could
+  // read the status again; the status of the request still predates them.
+  for (uint64_t i = 1; i <= 20; ++i) {
+    ScrubStatus before;
+    ASSERT_TRUE(scrubber.StartCycle(&before));
+    EXPECT_FALSE(before.running);
+    EXPECT_EQ(before.cycles_completed, i);
+    ASSERT_TRUE(scrubber.WaitIdle(absl::Seconds(30)));
+    const ScrubStatus after = scrubber.status();
+    EXPECT_EQ(after.cycles_completed, i + 1);
+    EXPECT_GT(after.last_start_ns, before.last_start_ns);
+  }
+  scrubber.Stop();
+  EXPECT_FALSE(scrubber.StartCycle());  // stopped: no cycle would run
+}
+
 TEST_F(ScrubberTest, StartCycleWhileRunningIsRefusedAndStopIsPrompt) {
   Fill(8, 256 * 1024);
   auto scrubber = MakeScrubber(/*rate=*/256 * 1024);  // ~8 s for everything

@@ -35,7 +35,7 @@ struct NodeScrub {
   NodeStatus node;
   std::unique_ptr<proto::ChunkNode::Stub> stub;
   bool started = false;
-  proto::ScrubStatus first;  // right after StartScrub
+  proto::ScrubStatus first;  // at the moment of StartScrub, before its cycle
   proto::ScrubStatus status;
   std::string error;
 };

@@ -7,6 +7,7 @@ processes on loopback (three replicas: every node holds every chunk).
   each store (records in volume files, the default for chunks up to 128
   KiB, and one file per chunk, --small-chunk-limit 0).
 - A read that meets a damaged copy gets it repaired in the background.
+- `--wait` returns however fast the cycle it started ends.
 - `cairn admin fsck` finds a deleted chunk file and a damaged copy (a volume
   record), exits non-zero; `--repair` fixes them and a second fsck is clean
   (exit 0); a chunk damaged on every node is named as lost by path and
@@ -90,6 +91,18 @@ def metrics(server):
     _, body = http_get(server.info["http"], "/metrics")
     samples, types = parse_metrics(body)
     return samples, types
+
+
+def wait_metric(server, name, at_least, timeout=15):
+    """Waits until `server`'s metric `name` (no labels) is >= `at_least`;
+    returns the samples. A repair stores the copy before it is counted."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s, _ = metrics(server)
+        if s.get((name, ""), 0) >= at_least:
+            return s
+        assert time.monotonic() < deadline, f"{name} < {at_least} on node {server.node_id}"
+        time.sleep(0.05)
 
 
 def assert_reads_back(cli, files):
@@ -218,8 +231,7 @@ def test_read_of_a_damaged_copy_gets_it_repaired(cluster, tmp_path):
             continue
         hit += 1
         wait_whole(server, chunk["id"], original)
-        s, _ = metrics(server)
-        assert s[("cairn_chunk_scrub_repaired_total", "")] >= 1
+        s = wait_metric(server, "cairn_chunk_scrub_repaired_total", 1)
         assert s[("cairn_chunk_scrub_chunks_total", "")] == 0  # no cycle ran
     assert hit >= 1, "no read reached a damaged copy"
     # A scrub of every node leaves every copy whole.
@@ -228,6 +240,22 @@ def test_read_of_a_damaged_copy_gets_it_repaired(cluster, tmp_path):
         assert copy_on(server, chunk["id"]).read() == original, server.node_id
     r = cli.run("admin", "fsck", "/r", "--json")
     assert r.returncode == 0, r
+
+
+def test_scrub_wait_returns_after_cycles_faster_than_the_reply(cluster):
+    """A cycle over an empty store ends within microseconds, often before
+    StartScrub's reply is made: --wait still sees it has ended (it compares
+    against the status of the moment of the request) and so does every
+    repeat."""
+    cli = cluster.cli
+    for i in range(10):
+        r = cli.run("admin", "scrub", "--wait", "--json", "--poll", "0.1", timeout=15)
+        assert r.returncode == 0, (i, r)
+        nodes = json.loads(r.stdout)["nodes"]
+        assert len(nodes) == 3
+        for n in nodes:
+            assert n["started"] and not n["running"], n
+            assert n["cycles_completed"] == i + 1, n
 
 
 def test_fsck_reports_and_repairs_missing_and_bad_copies(cluster, tmp_path):
