@@ -719,6 +719,26 @@ TEST_F(MetaRestartTest, GivesUpAtTheDeadline) {
   EXPECT_LT(absl::Now() - again, absl::Seconds(1));
 }
 
+// Batches travel on streams the client keeps open; after a restart the
+// kept streams are dead, and the next batch goes on a new one: a client
+// that does not repeat calls (no retry deadline) sees no failure once
+// meta is back.
+TEST_F(MetaRestartTest, KeptBatchStreamsAreReplacedAfterARestart) {
+  ClientOptions o;
+  o.meta_address = meta_->grpc_address();
+  o.meta_retry_deadline = absl::ZeroDuration();
+  auto c = Client::Connect(o);
+  ASSERT_OK(c);
+  ASSERT_OK((*c)->Stat("/t"));
+  ASSERT_OK((*c)->Mkdir("/t/before", 0755));
+  StopMeta();
+  StartMeta();
+  ASSERT_OK((*c)->Stat("/t"));
+  ASSERT_OK((*c)->Mkdir("/t/after", 0755));
+  auto attr = client_->Stat("/t/before");
+  ASSERT_OK(attr);
+}
+
 TEST_F(MetaRestartTest, AFailedBackgroundCommitIsReportedAtClose) {
   StoragePolicy policy;
   policy.chunk_size = kCs;

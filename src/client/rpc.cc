@@ -55,9 +55,53 @@ Rpc::Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, const RpcO
     batcher_ = std::make_unique<MetaBatcher>(
         options.batch_in_flight, options.batch_max_ops,
         [this](const proto::BatchRequest& req, proto::BatchReply* reply) {
-          const size_t i = Next();
-          return Invoke(*meta_[i], i, /*repeat=*/true, &MetaStub::Batch, req, reply);
+          return SendBatch(req, reply);
         });
+  }
+}
+
+absl::Status Rpc::SendBatch(const proto::BatchRequest& req, proto::BatchReply* reply) {
+  if (unary_batches_.load(std::memory_order_relaxed)) {
+    const size_t i = Next();
+    return Invoke(*meta_[i], i, /*repeat=*/true, &MetaStub::Batch, req, reply);
+  }
+  std::unique_ptr<BatchStream> stream;
+  {
+    absl::MutexLock l(&streams_mu_);
+    if (!free_streams_.empty()) {
+      stream = std::move(free_streams_.back());
+      free_streams_.pop_back();
+    }
+  }
+  const size_t channel = stream != nullptr ? stream->channel() : Next();
+  Attempts attempts(this, channel, /*repeat=*/true);
+  for (;;) {
+    if (stream == nullptr) {
+      stream = std::make_unique<BatchStream>(*meta_[channel], channel, attempts.WaitForReady());
+    }
+    const bool reused = stream->used();
+    reply->Clear();
+    const grpc::Status status = stream->Send(req, reply, attempts.Deadline());
+    if (status.ok()) {
+      reached_.store(true, std::memory_order_relaxed);
+      absl::MutexLock l(&streams_mu_);
+      free_streams_.push_back(std::move(stream));
+      return absl::OkStatus();
+    }
+    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+        stream->context().GetServerTrailingMetadata().count(service::kErrcTrailer) == 0) {
+      // A meta without streams: batches go as calls of their own.
+      unary_batches_.store(true, std::memory_order_relaxed);
+      return SendBatch(req, reply);
+    }
+    if (reused && stream->write_failed()) {
+      stream.reset();
+      continue;
+    }
+    absl::Status result;
+    const bool again = attempts.Again(status, stream->context(), &result);
+    stream.reset();
+    if (!again) return result;
   }
 }
 
@@ -76,15 +120,16 @@ Rpc::Attempts::Attempts(Rpc* rpc, size_t channel, bool repeat)
   end_ = start_ + window_;
 }
 
+absl::Time Rpc::Attempts::Deadline() const {
+  const absl::Time deadline = absl::Now() + rpc_->options_.timeout;
+  return window_ > absl::ZeroDuration() ? std::min(deadline, end_) : deadline;
+}
+
 void Rpc::Attempts::Prepare(grpc::ClientContext* ctx) const {
-  absl::Time deadline = absl::Now() + rpc_->options_.timeout;
-  if (window_ > absl::ZeroDuration()) {
-    deadline = std::min(deadline, end_);
-    // Queue the call until the channel connects instead of failing at
-    // once while meta is away.
-    ctx->set_wait_for_ready(true);
-  }
-  ctx->set_deadline(absl::ToChronoTime(deadline));
+  // Queue the call until the channel connects instead of failing at once
+  // while meta is away.
+  if (WaitForReady()) ctx->set_wait_for_ready(true);
+  ctx->set_deadline(absl::ToChronoTime(Deadline()));
 }
 
 bool Rpc::Attempts::Again(const grpc::Status& status, const grpc::ClientContext& ctx,

@@ -18,7 +18,8 @@
 //  - of the Cluster calls only GetClusterMap (a read) is repeated; the
 //    reports (ReportNodeFailure, ReportBadChunk, ...) are hints sent once.
 // A call answered by meta, with success or a typed error, is never
-// repeated.
+// repeated. Batches travel on streams kept open (client/batch_stream.h);
+// a broken stream is replaced and its batch repeated the same way.
 //
 // Thread-safety: thread-safe; calls from many threads share the channels
 // (taken in turn when there are several).
@@ -32,8 +33,11 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/batch_stream.h"
 #include "client/meta_batch.h"
 #include "cluster.grpc.pb.h"
 #include "meta.grpc.pb.h"
@@ -108,6 +112,10 @@ class Rpc {
     Attempts(Rpc* rpc, size_t channel, bool repeat);
     // Sets the deadline (and wait-for-ready) of the next attempt.
     void Prepare(grpc::ClientContext* ctx) const;
+    // The next attempt's deadline, and whether it waits for the channel
+    // to connect.
+    absl::Time Deadline() const;
+    bool WaitForReady() const { return window_ > absl::ZeroDuration(); }
     // After an attempt: true to make another one (after a back-off sleep),
     // false with the call's outcome in *result.
     bool Again(const grpc::Status& status, const grpc::ClientContext& ctx, absl::Status* result);
@@ -140,6 +148,15 @@ class Rpc {
     return Invoke(*meta_[i], i, /*repeat=*/true, method, req, reply);
   }
 
+  // One batch on a stream of the pool (opened when none is free), with
+  // the attempts of a call. A stream that fails is dropped; one taken
+  // from the pool that could not even send the batch (it died with an
+  // earlier meta or connection) gets one more try on a new stream before
+  // that counts as an attempt: the batch never left the client. A meta
+  // that has no batch streams gets Meta.Batch calls (for the life of this
+  // client).
+  absl::Status SendBatch(const proto::BatchRequest& req, proto::BatchReply* reply);
+
   size_t Next() {
     return meta_.size() == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed) % meta_.size();
   }
@@ -168,6 +185,13 @@ class Rpc {
   std::atomic<uint64_t> next_seq_{1};
   // Meta has answered a call of this client (success or a typed error).
   std::atomic<bool> reached_{false};
+  // Meta answered a batch stream with UNIMPLEMENTED (an older server):
+  // batches go as Meta.Batch calls.
+  std::atomic<bool> unary_batches_{false};
+  // Open batch streams no sender is using (at most batch_in_flight).
+  absl::Mutex streams_mu_;
+  std::vector<std::unique_ptr<BatchStream>> free_streams_ ABSL_GUARDED_BY(streams_mu_);
+  // Declared last: destroyed first, while the stubs and streams exist.
   std::unique_ptr<MetaBatcher> batcher_;  // null: batching off
 };
 

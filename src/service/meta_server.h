@@ -124,7 +124,7 @@ class MetaServer {
   absl::Status Init();
   // Sets the cluster gauges of /metrics from the current map.
   void UpdateClusterGauges();
-  // Stops Meta.Batch's queue threads, after the gRPC server's Shutdown.
+  // Stops the batch queue threads, after the gRPC server's Shutdown.
   void StopBatchQueues();
 
   MetaServerOptions options_;
@@ -139,7 +139,8 @@ class MetaServer {
   std::unique_ptr<WorkerPool> disk_pool_;
   std::unique_ptr<MetaService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
-  // Meta.Batch's completion queues and the threads serving them.
+  // The completion queues of Meta.Batch and Meta.BatchStream, and the
+  // threads serving them.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> batch_queues_;
   std::vector<std::thread> batch_threads_;
   std::unique_ptr<http::HttpServer> http_server_;

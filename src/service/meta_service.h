@@ -1,5 +1,6 @@
 // MetaService: the cairn.proto.Meta gRPC service over a meta::Namespace
-// (the callback API, but Batch on completion queues: see MetaServiceBase).
+// (the callback API, but Batch and BatchStream on completion queues: see
+// MetaServiceBase).
 //
 // Each RPC checks every request field (convert.h), calls the Namespace,
 // records per-operation metrics and finishes with the status translated in
@@ -15,8 +16,8 @@
 // Handlers are grouped by kind: entries.cc (lookup, create, remove,
 // rename, links), attrs.cc (getattr, setattr, statfs, fsync), dirs.cc
 // (readdir), xattrs.cc, data.cc (chunks and policies), batch.cc (several
-// namespace operations in one call; each is counted under its own op label,
-// and the call itself under op="Batch").
+// namespace operations in one call or one message of a stream; each is
+// counted under its own op label, and the batch itself under op="Batch").
 //
 // Ownership and thread-safety: borrows `ns`, `metrics` and the options'
 // cluster manager and pool, which must outlive it; thread-safe (RPCs run
@@ -25,8 +26,10 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <string_view>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -62,23 +65,23 @@ struct MetaServiceOptions {
 
 inline constexpr uint32_t kDefaultClusterReplicas = 3;
 
-// Every method on the callback API but Batch, which is served from
-// completion queues (the asynchronous API) by threads of MetaServer that
-// run its operations themselves: measured 20-30 % more creates, renames
-// and unlinks per second than on the callback API, with a fifth to a
-// quarter less server CPU per operation (docs/BENCHMARKS.md, "Batches on
-// completion queues"). Batch must not get a callback method: gRPC marks a
-// method asynchronous only over a synchronous base. A method added to
-// meta.proto goes into this list too (its `override` below does not
-// compile until it does).
-using MetaServiceBase = proto::Meta::WithAsyncMethod_Batch<proto::Meta::WithCallbackMethod_Lookup<
-    proto::Meta::WithCallbackMethod_GetAttr<proto::Meta::WithCallbackMethod_SetAttr<
-        proto::Meta::WithCallbackMethod_Mkdir<proto::Meta::WithCallbackMethod_Create<
-            proto::Meta::WithCallbackMethod_Rmdir<proto::Meta::WithCallbackMethod_Unlink<
-                proto::Meta::WithCallbackMethod_Rename<proto::Meta::WithCallbackMethod_Link<
-                    proto::Meta::WithCallbackMethod_Symlink<proto::Meta::WithCallbackMethod_Readlink<
-                        proto::Meta::WithCallbackMethod_Readdir<proto::Meta::WithCallbackMethod_Statfs<
-                            proto::Meta::WithCallbackMethod_GetXattr<
+// Every method on the callback API but Batch and BatchStream, which are
+// served from completion queues (the asynchronous API) by threads of
+// MetaServer that run their operations themselves: measured 20-30 % more
+// creates, renames and unlinks per second than on the callback API, with
+// a fifth to a quarter less server CPU per operation (docs/BENCHMARKS.md,
+// "Batches on completion queues"). They must not get callback methods:
+// gRPC marks a method asynchronous only over a synchronous base. A method
+// added to meta.proto goes into this list too (its `override` below does
+// not compile until it does).
+using MetaServiceBase = proto::Meta::WithAsyncMethod_BatchStream<proto::Meta::WithAsyncMethod_Batch<
+    proto::Meta::WithCallbackMethod_Lookup<proto::Meta::WithCallbackMethod_GetAttr<
+        proto::Meta::WithCallbackMethod_SetAttr<proto::Meta::WithCallbackMethod_Mkdir<
+            proto::Meta::WithCallbackMethod_Create<proto::Meta::WithCallbackMethod_Rmdir<
+                proto::Meta::WithCallbackMethod_Unlink<proto::Meta::WithCallbackMethod_Rename<
+                    proto::Meta::WithCallbackMethod_Link<proto::Meta::WithCallbackMethod_Symlink<
+                        proto::Meta::WithCallbackMethod_Readlink<proto::Meta::WithCallbackMethod_Readdir<
+                            proto::Meta::WithCallbackMethod_Statfs<proto::Meta::WithCallbackMethod_GetXattr<
                                 proto::Meta::WithCallbackMethod_SetXattr<
                                     proto::Meta::WithCallbackMethod_ListXattr<
                                         proto::Meta::WithCallbackMethod_RemoveXattr<
@@ -88,7 +91,7 @@ using MetaServiceBase = proto::Meta::WithAsyncMethod_Batch<proto::Meta::WithCall
                                                         proto::Meta::WithCallbackMethod_SetPolicy<
                                                             proto::Meta::WithCallbackMethod_GetPolicy<
                                                                 proto::Meta::
-                                                                    Service>>>>>>>>>>>>>>>>>>>>>>>;
+                                                                    Service>>>>>>>>>>>>>>>>>>>>>>>>;
 class MetaService final : public MetaServiceBase {
  public:
   MetaService(meta::Namespace* ns, MetricsRegistry* metrics,
@@ -97,12 +100,18 @@ class MetaService final : public MetaServiceBase {
   using Ctx = grpc::CallbackServerContext;
   using Reactor = grpc::ServerUnaryReactor;
 
-  // batch.cc: serves Meta.Batch calls from `cq` (registered on the
-  // server with this service) until the queue is shut down and drained;
-  // each call's operations run one after the other on this thread, or on
-  // the disk pool when changes wait for the disk. MetaServer runs it on
-  // threads of its own.
+  // batch.cc: serves Meta.Batch calls and Meta.BatchStream streams from
+  // `cq` (registered on the server with this service) until the queue is
+  // shut down and drained; each batch's operations run one after the
+  // other on this thread, or on the disk pool when changes wait for the
+  // disk. MetaServer runs it on threads of its own.
   void ServeBatches(grpc::ServerCompletionQueue* cq);
+  // Before the server's Shutdown: ends the streams waiting for their next
+  // batch (cancelled) and every other one once its batch is answered
+  // (UNAVAILABLE), so that an open stream does not hold the shutdown up
+  // for its whole grace; the client sends the next batch again to the
+  // next server (client/rpc.h).
+  void CloseBatchStreams();
   // After the server's Shutdown: waits for the calls being answered to
   // finish; ServeBatches then answers nothing more and asks for no more
   // calls, so the queues can be shut down.
@@ -190,6 +199,19 @@ class MetaService final : public MetaServiceBase {
   void RunBatchOp(const proto::MetaOp& op, proto::MetaOpReply* reply);
   // One Batch call: checks it, runs its operations, records its metrics.
   absl::Status RunBatch(const proto::BatchRequest& req, proto::BatchReply* reply);
+  // batch.cc: the calls on the completion queues (their tags).
+  class QueueCall;
+  class BatchCall;
+  class BatchStreamCall;
+  // Asks `cq` for the next call of each kind.
+  void AskBatch(grpc::ServerCompletionQueue* cq);
+  void AskBatchStream(grpc::ServerCompletionQueue* cq);
+  // Around every step of a call on a queue: false (and no step) once
+  // StopBatches began; every true is followed by one LeaveQueueStep.
+  bool EnterQueueStep();
+  void LeaveQueueStep();
+  // Runs `fn` here, or on the disk pool when batches wait on the disk.
+  void RunBatchWork(std::function<void()> fn);
 
   struct OpMetrics {
     Counter* requests = nullptr;
@@ -238,6 +260,8 @@ class MetaService final : public MetaServiceBase {
   absl::Mutex batch_mu_;
   bool batch_stopping_ ABSL_GUARDED_BY(batch_mu_) = false;
   int batch_active_ ABSL_GUARDED_BY(batch_mu_) = 0;  // calls being answered
+  bool streams_closing_ ABSL_GUARDED_BY(batch_mu_) = false;
+  absl::flat_hash_set<BatchStreamCall*> streams_ ABSL_GUARDED_BY(batch_mu_);  // open
   Family<Counter>* const errors_;
   std::array<OpMetrics, kOpCount> ops_;
 };

@@ -72,15 +72,20 @@ std::pair<int, std::string> HttpGet(const std::string& address, const std::strin
   return {std::stoi(out.substr(9, 3)), body == std::string::npos ? "" : out.substr(body + 4)};
 }
 
+// A meta on the memory store, on free loopback ports.
+MetaServerOptions MemoryMetaOptions(absl::Duration shutdown_grace) {
+  MetaServerOptions options;
+  options.store = "memory";
+  options.grpc_listen = "127.0.0.1:0";
+  options.http_listen = "127.0.0.1:0";
+  options.shutdown_grace = shutdown_grace;
+  return options;
+}
+
 class MetaServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    MetaServerOptions options;
-    options.store = "memory";
-    options.grpc_listen = "127.0.0.1:0";
-    options.http_listen = "127.0.0.1:0";
-    options.shutdown_grace = absl::Seconds(2);
-    auto server = MetaServer::Start(options);
+    auto server = MetaServer::Start(MemoryMetaOptions(absl::Seconds(2)));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(*server);
     ClientOptions copts;
@@ -574,6 +579,74 @@ TEST_F(MetaServiceTest, OversizedBatchIsRefusedWhole) {
   EXPECT_EQ(Names("/").size(), 256u);
 }
 
+// Meta.BatchStream: each batch on the stream is answered by one reply, in
+// order, exactly as Meta.Batch answers it; a batch refused whole ends the
+// stream with its typed status and changes nothing.
+TEST_F(MetaServiceTest, BatchStreamAnswersEachBatchInOrder) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto stream = stub_->BatchStream(&ctx);
+  auto mkdir_op = [](proto::BatchRequest* req, const std::string& name) {
+    auto* mkdir = req->add_ops()->mutable_mkdir();
+    mkdir->mutable_parent()->set_path("/");
+    mkdir->set_name(name);
+    mkdir->set_mode(0755);
+  };
+  for (int i = 0; i < 3; ++i) {
+    proto::BatchRequest req;
+    mkdir_op(&req, "s" + std::to_string(i));
+    mkdir_op(&req, "s" + std::to_string(i));  // the same again: kExists
+    req.add_ops()->mutable_getattr()->mutable_target()->set_path("/s" + std::to_string(i));
+    ASSERT_TRUE(stream->Write(req));
+    proto::BatchReply reply;
+    ASSERT_TRUE(stream->Read(&reply));
+    ASSERT_EQ(reply.replies_size(), 3);
+    EXPECT_EQ(reply.replies(0).code(), 0) << reply.replies(0).message();
+    EXPECT_EQ(
+        ErrcOf(FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(reply.replies(1).code()),
+                                           reply.replies(1).message()),
+                              reply.replies(1).errc())),
+        Errc::kExists);
+    EXPECT_EQ(reply.replies(2).attr().attr().ino(), reply.replies(0).attr().attr().ino());
+  }
+  proto::BatchRequest oversized;
+  for (int i = 0; i < 257; ++i) mkdir_op(&oversized, "o" + std::to_string(i));
+  ASSERT_TRUE(stream->Write(oversized));
+  proto::BatchReply none;
+  EXPECT_FALSE(stream->Read(&none));
+  EXPECT_ERRC(FromGrpcStatus(stream->Finish(), ctx), Errc::kInvalid);
+  EXPECT_EQ(Names("/"), (std::vector<std::string>{"s0", "s1", "s2"}));
+  const std::string text = HttpGet(server_->http_address(), "/metrics").second;
+  EXPECT_NE(text.find("cairn_meta_requests_total{op=\"Batch\"} 4\n"), std::string::npos) << text;
+}
+
+// An open stream does not hold a shutdown up for its grace: a stream
+// waiting for its next batch is cancelled at once, and the client sees a
+// status without an answer (it sends the batch again to the next meta).
+TEST(MetaServerShutdown, OpenBatchStreamsDoNotWaitForTheGrace) {
+  auto server = MetaServer::Start(MemoryMetaOptions(absl::Seconds(60)));
+  ASSERT_OK(server);
+  auto channel = grpc::CreateChannel((*server)->grpc_address(), grpc::InsecureChannelCredentials());
+  auto stub = proto::Meta::NewStub(channel);
+  grpc::ClientContext ctx;
+  auto stream = stub->BatchStream(&ctx);
+  proto::BatchRequest req;
+  req.add_ops()->mutable_getattr()->mutable_target()->set_path("/");
+  ASSERT_TRUE(stream->Write(req));
+  proto::BatchReply reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  ASSERT_EQ(reply.replies_size(), 1);
+  const absl::Time start = absl::Now();
+  ASSERT_OK((*server)->Shutdown());
+  EXPECT_LT(absl::Now() - start, absl::Seconds(30));
+  EXPECT_FALSE(stream->Read(&reply));
+  const grpc::Status status = stream->Finish();
+  EXPECT_TRUE(status.error_code() == grpc::StatusCode::CANCELLED ||
+              status.error_code() == grpc::StatusCode::UNAVAILABLE)
+      << status.error_code() << " " << status.error_message();
+  EXPECT_EQ(ctx.GetServerTrailingMetadata().count(kErrcTrailer), 0u);
+}
+
 // Many threads of one client: their namespace calls travel in batches
 // (fewer batches than operations) and each gets its own answer.
 TEST_F(MetaServiceTest, ConcurrentCallsOfOneClientShareBatches) {
@@ -771,17 +844,102 @@ class ErrcEchoService final : public proto::Meta::CallbackService {
   }
 };
 
+// A gRPC server on a free loopback port serving `service` (a stand-in
+// for meta); its port in *port.
+std::unique_ptr<grpc::Server> StartFakeMeta(grpc::Service* service, int* port) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), port);
+  builder.RegisterService(service);
+  return builder.BuildAndStart();
+}
+
+// A Meta service whose batch streams take a batch and never answer it,
+// or (`end_at_once`) end the stream with OK instead of answering.
+class SilentBatchService final : public proto::Meta::CallbackService {
+ public:
+  explicit SilentBatchService(bool end_at_once = false) : end_at_once_(end_at_once) {}
+
+  grpc::ServerBidiReactor<proto::BatchRequest, proto::BatchReply>* BatchStream(
+      grpc::CallbackServerContext* /*ctx*/) override {
+    return new Silent(end_at_once_);
+  }
+
+ private:
+  class Silent final : public grpc::ServerBidiReactor<proto::BatchRequest, proto::BatchReply> {
+   public:
+    explicit Silent(bool end_at_once) : end_at_once_(end_at_once) { StartRead(&req_); }
+    void OnReadDone(bool ok) override {
+      // A batch read is left unanswered.
+      if (!ok || end_at_once_) End(grpc::Status::OK);
+    }
+    void OnCancel() override { End(grpc::Status::CANCELLED); }
+    void OnDone() override { delete this; }
+
+   private:
+    void End(const grpc::Status& status) {
+      if (!ended_.exchange(true)) Finish(status);
+    }
+    const bool end_at_once_;
+    proto::BatchRequest req_;
+    std::atomic<bool> ended_{false};
+  };
+  const bool end_at_once_;
+};
+
+// A client of the fake meta on `port` that tries each call once.
+absl::StatusOr<std::unique_ptr<Client>> ConnectWithoutRetries(int port, absl::Duration timeout) {
+  ClientOptions o;
+  o.meta_address = "127.0.0.1:" + std::to_string(port);
+  o.timeout = timeout;
+  o.meta_retry_deadline = absl::ZeroDuration();
+  return Client::Connect(o);
+}
+
+// A batch on a stream is bounded by the call timeout like a call of its
+// own: a meta that takes a batch and never answers fails it with kTimeout.
+TEST(BatchStreamClient, AnUnansweredBatchTimesOut) {
+  SilentBatchService service;
+  int port = 0;
+  auto server = StartFakeMeta(&service, &port);
+  ASSERT_NE(server, nullptr);
+  {
+    auto c = ConnectWithoutRetries(port, absl::Milliseconds(500));
+    ASSERT_OK(c);
+    const absl::Time start = absl::Now();
+    EXPECT_ERRC((*c)->Stat("/"), Errc::kTimeout);
+    EXPECT_GE(absl::Now() - start, absl::Milliseconds(400));
+    EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+    EXPECT_ERRC((*c)->Stat("/"), Errc::kTimeout);  // on a new stream, the same
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+// A stream that meta ends without answering the batch (status OK, no
+// reply) is a batch without an answer, never a success; the next batch
+// goes on a new stream.
+TEST(BatchStreamClient, AStreamEndedWithoutAnAnswerIsUnavailable) {
+  SilentBatchService service(/*end_at_once=*/true);
+  int port = 0;
+  auto server = StartFakeMeta(&service, &port);
+  ASSERT_NE(server, nullptr);
+  {
+    auto c = ConnectWithoutRetries(port, absl::Seconds(10));
+    ASSERT_OK(c);
+    for (int i = 0; i < 3; ++i) EXPECT_ERRC((*c)->Stat("/"), Errc::kUnavailable);
+  }
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
 // Every Errc crosses a real gRPC connection and comes back to the client
 // library as the same precise code, message and errno.
 TEST(ErrorTranslation, EveryErrcRoundTripsThroughTheClient) {
   ErrcEchoService service;
-  grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  auto server = builder.BuildAndStart();
+  auto server = StartFakeMeta(&service, &port);
   ASSERT_NE(server, nullptr);
-  for (int batch : {0, 2}) {  // unary calls, then batches
+  // Unary calls, then batches: this service has no batch streams, so the
+  // client falls back to Meta.Batch calls.
+  for (int batch : {0, 2}) {
     ClientOptions o;
     o.meta_address = "127.0.0.1:" + std::to_string(port);
     o.meta_batch_in_flight = batch;
