@@ -14,8 +14,8 @@ file in a local model. The scenario proves:
   during the run and at the end, every live file reads back bit-exact, and
   each of its chunks is on the disk of every member of its chain, byte for
   byte;
-- once in the run a big `put` is SIGKILLed mid-upload: the chunks it
-  uploaded but never committed are orphans, which reconciliation deletes
+- once in the run a big `put` is SIGKILLed mid-upload, at a moment it has
+  uploaded chunks it did not commit: those are orphans, which reconciliation deletes
   after the grace while the mutations go on (and nothing else);
 - deleted space comes back: once the queue is empty, the chunks on all
   disks (64 KiB chunks: records in volume files with the default
@@ -39,6 +39,7 @@ reconciliation runs every second throughout.
 """
 
 import json
+import signal
 import time
 
 from faultlib import KIB, MIB, LiveFiles, disk_chunk_ids, scenario_rng, wait_for
@@ -56,30 +57,65 @@ def gc_status(client):
     return client.json("admin", "gc", "--status", "--json", timeout=20)
 
 
+def steady(sample):
+    """A predicate for wait_for: sample() once two calls in a row agree."""
+    last = []
+
+    def agree():
+        now = sample()
+        same = last == [now]
+        last[:] = [now]
+        return same and now
+    return agree
+
+
 def killed_put(cluster, files, rng):
     """Starts a 32 MiB put to /k/victim (512 chunks; the client commits
-    every 64), SIGKILLs it once 40..300 new chunk ids are on the disks, and
-    removes what it committed. Returns the ids it left uncommitted (on some
-    disk, referenced by nothing, not released by any commit)."""
+    every 64), stops it (SIGSTOP) once 40..300 new chunk ids are on the
+    disks, and SIGKILLs it there if it has uncommitted chunks; then removes
+    what it committed. Returns the ids it left uncommitted (on some disk,
+    referenced by nothing, not released by any commit).
+
+    A stop just after a commit finds every uploaded chunk committed (a
+    commit waits for the uploads before it, and the next chunk is not on a
+    disk yet): the put then runs on and is stopped again a few chunks
+    later, at most five times."""
     client = cluster.client
     src = files.local / "victim.bin"
     src.write_bytes(rng.randbytes(32 * MIB))
     start = set(disk_chunk_ids(cluster))
-    kill_at = rng.randint(40, 300)
+    stop_at = rng.randint(40, 300)
+
+    def sample():
+        """(new chunk ids on disk, chunk ids /k/victim references)."""
+        uploaded = set(disk_chunk_ids(cluster)) - start
+        r = client.run("stat", "--chunks", "--json", "/k/victim", timeout=20)
+        committed = ({c["id"] for c in json.loads(r.stdout)["chunks"] if c["id"]}
+                     if r.ok else set())
+        return uploaded, committed
+
     put = client.spawn("put", src, "/k/victim")
     try:
-        wait_for(lambda: not put.running() or len(set(disk_chunk_ids(cluster)) - start) >= kill_at,
-                 60, 0.02, f"{kill_at} chunks of the put on disk")
-        assert put.running(), "the put ended before it could be killed"
+        for attempt in range(5):
+            wait_for(lambda: not put.running()
+                     or len(set(disk_chunk_ids(cluster)) - start) >= stop_at,
+                     60, 0.02, f"{stop_at} chunks of the put on disk")
+            assert put.running(), "the put ended before it could be killed"
+            put.signal(signal.SIGSTOP)
+            uploaded, committed = wait_for(steady(sample), 30, 0.5,
+                                           "the stopped put's requests in flight to end")
+            if uploaded - committed:
+                break
+            put.signal(signal.SIGCONT)
+            stop_at = len(uploaded) + rng.randint(4, 24)
+        else:
+            raise AssertionError("the put left no uncommitted chunk in five stops")
         put.kill()
     finally:
         put.kill()
-    time.sleep(1.0)  # chunk writes in flight on the servers end
-    uploaded = set(disk_chunk_ids(cluster)) - start
-    r = client.run("stat", "--chunks", "--json", "/k/victim", timeout=20)
-    committed = ({c["id"] for c in json.loads(r.stdout)["chunks"] if c["id"]} if r.ok else set())
+    assert sample()[0] == uploaded, "the killed put stored more"
     client.ok("rm", "-f", "/k/victim")
-    print(f"put killed at {kill_at} new chunk ids: {len(uploaded)} uploaded, "
+    print(f"put stopped {attempt + 1} time(s), killed at {len(uploaded)} new chunk ids: "
           f"{len(committed)} committed")
     return uploaded - committed
 

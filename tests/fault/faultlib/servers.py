@@ -393,7 +393,8 @@ class Client:
 
 class Background:
     """A CLI command running in the background (stdout discarded unless
-    asked for, stderr kept). wait() bounds the wait; kill() by PID."""
+    asked for, stderr kept). wait() bounds the wait; signal() and kill() by
+    PID."""
 
     def __init__(self, client, argv, stdout):
         self.argv = argv
@@ -422,6 +423,11 @@ class Background:
         self._reader.join(timeout=5)
         err = b"".join(self._err)
         return CliResult(self.argv, code, b"", err, time.monotonic() - self.t0)
+
+    def signal(self, sig):
+        """Sends `sig` (SIGSTOP, SIGCONT, ...) if it still runs."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
 
     def kill(self):
         if self.proc.poll() is None:
