@@ -42,17 +42,17 @@ test-asan: build-asan
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(JOBS) --timeout 900
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  CAIRN_BIG_BYTES=134217728 CAIRN_BIN=$(CURDIR)/$(BUILD_ASAN)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider -m "not slow"
+	  CAIRN_BIG_BYTES=134217728 CAIRN_BIN=$(CURDIR)/$(BUILD_ASAN)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider --durations=8 -m "not slow"
 
 test-integration: build
-	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider
+	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/integration -q -p no:cacheprovider --durations=8
 
 # Fault tests (tests/fault, docs/testing.md): each server on a host of its
 # own (network namespaces), killed, paused and partitioned. Needs root.
 test-fault: build
 	@[ "$$(id -u)" -eq 0 ] || { echo "test-fault: needs root (network namespaces)"; exit 1; }
 	@command -v ip >/dev/null && command -v nft >/dev/null || { echo "test-fault: needs ip and nft (make deps)"; exit 1; }
-	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/fault -q -p no:cacheprovider
+	CAIRN_BIN=$(CURDIR)/$(BUILD)/bin/cairn $(PYTHON) -m pytest tests/fault -q -p no:cacheprovider --durations=8
 
 test-fuzz: deps
 	fuzz/run.sh $(FUZZ_SECONDS)
