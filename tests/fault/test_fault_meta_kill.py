@@ -16,7 +16,7 @@ the same store (and the same address).
 
 import time
 
-from faultlib import MIB, Dataset, WriteStream, scenario_rng, wait_seconds
+from faultlib import MIB, Dataset, WriteStream, scenario_rng, wait_for, wait_seconds
 
 TREE_FILES = 200
 
@@ -46,10 +46,20 @@ def test_sigkill_meta_during_writes(cluster_factory):
     stream.start()
     wait_seconds(1.0, [stream])
     t0 = time.monotonic()
+    # Meta is killed once put -r has created 20..100 of its 200 files (a
+    # time would not do: on a fast machine the whole tree takes 2 s).
+    kill_at = rng.randint(20, TREE_FILES // 2)
+
+    def tree_listed():
+        r = c.run("ls", "/s/tree", timeout=20)
+        return len(r.stdout.split()) if r.ok else 0
+
     tree_put = tree_client.spawn("put", "-r", "-j", "2", tree, "/s/tree")
     try:
-        wait_seconds(rng.uniform(0.5, 2.0), [stream])
-        assert tree_put.running(), "put -r ended before the kill: make the tree bigger"
+        wait_for(lambda: not tree_put.running() or tree_listed() >= kill_at, 60, 0.1,
+                 f"put -r to create {kill_at} files")
+        stream.raise_errors()
+        assert tree_put.running(), f"put -r ended before the kill: {tree_put.wait(5)}"
         stream.phase = "meta down"
         cluster.meta.crash()
         killed = time.monotonic() - t0
@@ -57,7 +67,8 @@ def test_sigkill_meta_during_writes(cluster_factory):
         wait_seconds(down, [stream])
         cluster.meta.start()
         stream.phase = "restarted"
-        print(f"meta killed {killed:.1f}s into put -r, restarted after {down:.1f}s")
+        print(f"meta killed {killed:.1f}s into put -r (at {kill_at} files), restarted after "
+              f"{down:.1f}s")
         r = tree_put.wait(timeout=120)
     finally:
         tree_put.kill()
