@@ -35,7 +35,7 @@ void ReadCache::Fill(std::string_view key, const std::optional<std::string>& val
   if (cost > shard_capacity_) return;
   Shard& shard = ShardOf(key);
   absl::MutexLock lock(&shard.mu);
-  if (shard.generation != ticket.generation) return;
+  if (shard.writing > 0 || shard.generation != ticket.generation) return;
   if (shard.entries.contains(key)) return;  // another reader filled it
   MakeRoom(shard, cost);
   shard.entries.emplace(key, value);
@@ -53,15 +53,28 @@ void ReadCache::MakeRoom(Shard& shard, size_t need) {
   }
 }
 
-void ReadCache::Invalidate(std::string_view key) {
-  if (!enabled()) return;
-  Shard& shard = ShardOf(key);
-  absl::MutexLock lock(&shard.mu);
-  ++shard.generation;
+void ReadCache::Forget(Shard& shard, std::string_view key) {
   auto it = shard.entries.find(key);
   if (it == shard.entries.end()) return;
   shard.bytes -= std::min(shard.bytes, Cost(it->first, it->second));
   shard.entries.erase(it);
+}
+
+void ReadCache::BeginWrite(std::string_view key) {
+  if (!enabled()) return;
+  Shard& shard = ShardOf(key);
+  absl::MutexLock lock(&shard.mu);
+  ++shard.writing;
+  Forget(shard, key);
+}
+
+void ReadCache::EndWrite(std::string_view key) {
+  if (!enabled()) return;
+  Shard& shard = ShardOf(key);
+  absl::MutexLock lock(&shard.mu);
+  if (shard.writing > 0) --shard.writing;
+  ++shard.generation;
+  Forget(shard, key);
 }
 
 size_t ReadCache::bytes() const {

@@ -2,13 +2,15 @@
 // reads that need no transaction (path walks, getattr, lookup) skip the
 // database's memtable and block searches for hot inodes and entries.
 //
-// Coherence: every commit calls Invalidate(key) for each key it wrote,
-// after the write is applied and before the commit is acknowledged, so a
-// read that starts after an acknowledged commit never sees an older value.
-// A reader that misses fills the entry only if nobody invalidated anything
-// in the key's shard between its Begin and its Fill (a shard generation
-// counter): a value read from the database just before a commit cannot be
-// cached after that commit's invalidation.
+// Coherence: a commit calls BeginWrite(key) for each key it writes before
+// it applies them, and EndWrite(key) after (applied or not) and before the
+// commit is acknowledged. Both forget the key. A reader that misses fills
+// the entry only if no write of the key's shard was under way at its Fill
+// and none ended between its Lookup and its Fill (a shard generation
+// counter). So nothing read from the database while a write is under way
+// is cached: a read that starts after an acknowledged commit never sees an
+// older value, and a reader that saw the new value in the database before
+// the acknowledgement never sees the old one after it from the cache.
 //
 // Memory: at most `capacity_bytes` of keys and values (plus per-entry
 // overhead counted as 64 bytes); a full shard drops an arbitrary eighth of
@@ -46,11 +48,16 @@ class ReadCache {
   // A cached value or absence of `key`; on a miss, `ticket` is set for a
   // later Fill of what the caller reads from the database.
   std::optional<Hit> Lookup(std::string_view key, Ticket* ticket);
-  // Caches what the database returned for `key` (nullopt: absent) unless
-  // the key's shard was invalidated since the Lookup that gave `ticket`.
+  // Caches what the database returned for `key` (nullopt: absent) unless a
+  // write of the key's shard is under way or ended since the Lookup that
+  // gave `ticket`.
   void Fill(std::string_view key, const std::optional<std::string>& value, Ticket ticket);
-  // Forgets `key`; called for every key a commit wrote.
-  void Invalidate(std::string_view key);
+  // A commit is about to write `key`: forgets it, and blocks fills of its
+  // shard until the matching EndWrite.
+  void BeginWrite(std::string_view key);
+  // The write of `key` begun with BeginWrite is over (applied or not):
+  // forgets it again; fills whose Lookup came before are dropped.
+  void EndWrite(std::string_view key);
 
   bool enabled() const { return shard_capacity_ > 0; }
   // Bytes held now (keys, values, overhead), over all shards.
@@ -74,7 +81,8 @@ class ReadCache {
 
   struct Shard {
     mutable absl::Mutex mu;
-    uint64_t generation ABSL_GUARDED_BY(mu) = 0;
+    uint64_t generation ABSL_GUARDED_BY(mu) = 0;  // writes ended
+    uint32_t writing ABSL_GUARDED_BY(mu) = 0;     // writes under way
     size_t bytes ABSL_GUARDED_BY(mu) = 0;
     absl::flat_hash_map<std::string, std::optional<std::string>, KeyHash, KeyEq> entries
         ABSL_GUARDED_BY(mu);
@@ -83,6 +91,7 @@ class ReadCache {
   Shard& ShardOf(std::string_view key);
   static size_t Cost(std::string_view key, const std::optional<std::string>& value);
   void MakeRoom(Shard& shard, size_t need) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  static void Forget(Shard& shard, std::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const size_t shard_capacity_;
   std::array<Shard, kShards> shards_;

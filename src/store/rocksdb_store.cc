@@ -117,11 +117,14 @@ class RocksDbTxn final : public Txn {
       wo.sync = true;
       txn_->SetWriteOptions(wo);
     }
+    // The read cache takes no fill of these keys' shards while the writes
+    // apply (read_cache.h, "Coherence"); the end comes before the commit is
+    // acknowledged, also after a failed commit, whose writes may or may not
+    // have applied.
+    for (const std::string& key : written_) store_->cache_.BeginWrite(key);
     absl::Status s = FromRocks(txn_->Commit(), "commit");
     if (s.ok() && !sync) store_->NoteWrite();
-    // Before the commit is acknowledged (read_cache.h, "Coherence"); also
-    // after a failed commit, whose writes may or may not have applied.
-    for (const std::string& key : written_) store_->cache_.Invalidate(key);
+    for (const std::string& key : written_) store_->cache_.EndWrite(key);
     return s;
   }
 
@@ -130,7 +133,7 @@ class RocksDbTxn final : public Txn {
   std::unique_ptr<rocksdb::Transaction> txn_;
   rocksdb::ReadOptions read_options_;
   absl::Status status_;
-  std::vector<std::string> written_;  // keys to invalidate in the read cache
+  std::vector<std::string> written_;  // keys the read cache is told of at commit
   bool committed_ = false;
 };
 
