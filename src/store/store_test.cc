@@ -139,7 +139,8 @@ TEST_P(StoreTest, ReaderSeesLatestCommittedState) {
 
 // Readers never see a value older than one whose commit was acknowledged
 // before the read started (the RocksDB store answers Readers from a cache
-// that commits invalidate), and never go back in time.
+// that takes no fill while a commit of the key's shard applies), and never
+// go back in time.
 TEST_P(StoreTest, ReaderNeverSeesOlderThanAcknowledged) {
   constexpr int kKeys = 4, kIncrements = 1500, kReaders = 3;
   std::atomic<int> acknowledged[kKeys] = {};
