@@ -114,7 +114,6 @@ def killed_put(cluster, files, rng):
             stop_at = len(uploaded) + rng.randint(4, 24)
         else:
             raise AssertionError("the put left no uncommitted chunk in five stops")
-        put.kill()
     finally:
         put.kill()
     # What counts is the state once the dead put's last requests ended (a
