@@ -273,14 +273,33 @@ absl::Status VolumeChunkStore::RecoverVolume(uint64_t seq, const std::string& pa
   RETURN_IF_ERROR(ScanVolume(*v, *size, records, sealed, tail_dirty));
   uint64_t good_end = v->alignment;
   if (!records.empty()) good_end = records.back().header.offset + records.back().size;
+  bool repaired = false;
+  if (!sealed) {
+    // Zero the holes between good records (a slot whose body was written
+    // but whose header never was, or was taken back; a record that failed
+    // verification): nothing in them was acknowledged, and left in place
+    // they would be found, and counted, again by every later open (and
+    // frozen in by a SEAL).
+    uint64_t hole = v->alignment;
+    for (const ScannedRecord& r : records) {
+      for (uint64_t p = hole; p < r.header.offset; p += kZeroChunk) {
+        RETURN_IF_ERROR(ops_->PwriteAll(
+            fd, Zeros(), static_cast<size_t>(std::min<uint64_t>(kZeroChunk, r.header.offset - p)),
+            p));
+        repaired = true;
+      }
+      hole = r.header.offset + r.size;
+    }
+  }
   if (!sealed && tail_dirty) {
     // Cut off the torn or invalid tail, durably, so nothing after the last
     // good record can ever be read as a record.
     RETURN_IF_ERROR(ops_->Truncate(fd, good_end));
-    RETURN_IF_ERROR(ops_->Fsync(fd));
     recovery_.tail_bytes_cut += *size - good_end;
     *size = good_end;
+    repaired = true;
   }
+  if (repaired) RETURN_IF_ERROR(ops_->Fsync(fd));
   ++recovery_.volumes;
   if (!sealed) ++recovery_.volumes_unsealed;
   {

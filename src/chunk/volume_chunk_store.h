@@ -27,8 +27,9 @@
 // win; a DELETE drops the chunk). Headers and CRC tables are checked
 // everywhere; in volumes without a SEAL record (the one that was active,
 // or one that was being sealed at a crash) the data of every record is
-// verified too, damaged records are skipped and counted, and a torn or
-// invalid tail is cut off (truncated).
+// verified too, damaged records are skipped and counted (and zeroed, with
+// anything else between good records, so the next open finds them no
+// more), and a torn or invalid tail is cut off (truncated).
 //
 // Compact() rewrites the live records of sealed volumes that are mostly
 // dead into the active volume (durably, keeping their stored time), then
