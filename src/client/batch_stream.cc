@@ -85,6 +85,10 @@ grpc::Status BatchStream::Break(bool timed_out) {
   rw_->Finish(&status, kFinish);
   ++outstanding_;
   Drain();
+  return UnansweredBatchStatus(status, timed_out);
+}
+
+grpc::Status UnansweredBatchStatus(const grpc::Status& status, bool timed_out) {
   if (timed_out && status.error_code() == grpc::StatusCode::CANCELLED) {
     return grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "no answer from meta in time");
   }

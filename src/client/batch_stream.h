@@ -1,5 +1,6 @@
 // BatchStream: one Meta.BatchStream call, which carries the batches of one
-// sender at a time (client/meta_batch.h), each answered on it in order.
+// sender at a time (a lone caller or a retry, client/rpc.h), each answered
+// on it in order (BatchPipe drives the streams of concurrent callers).
 // A message on an open stream costs gRPC much less than a call of its own
 // (no call set-up, headers, trailers or deadline timer): docs/BENCHMARKS.md,
 // "Batches on streams".
@@ -22,6 +23,12 @@
 #include "meta.grpc.pb.h"
 
 namespace cairn::client {
+
+// The status of a batch whose stream ended without its answer: `status`
+// (the call's final one), DEADLINE_EXCEEDED when we cancelled it for
+// `timed_out` and meta had not answered first, UNAVAILABLE when meta
+// ended the stream with OK.
+grpc::Status UnansweredBatchStatus(const grpc::Status& status, bool timed_out);
 
 class BatchStream {
  public:

@@ -42,25 +42,9 @@ void MetaBatcher::SendBatch(const std::vector<Waiter*>& batch) {
   for (Waiter* w : batch) *req.add_ops() = std::move(w->op);
   proto::BatchReply reply;
   absl::Status sent = send_(req, &reply);
-  if (sent.ok() && reply.replies_size() != static_cast<int>(batch.size())) {
-    sent = Error(Errc::kInternal, "meta answered a batch of " + std::to_string(batch.size()) +
-                                      " operations with " + std::to_string(reply.replies_size()) +
-                                      " replies");
-  }
+  if (sent.ok()) sent = CheckReplyCount(reply, batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
-    Waiter* w = batch[i];
-    if (!sent.ok()) {
-      w->status = sent;
-      continue;
-    }
-    proto::MetaOpReply* r = reply.mutable_replies(static_cast<int>(i));
-    if (r->code() != 0) {
-      w->status = service::FromGrpcStatus(
-          grpc::Status(static_cast<grpc::StatusCode>(r->code()), r->message()), r->errc());
-    } else {
-      w->status = absl::OkStatus();
-      w->reply->Swap(r);
-    }
+    batch[i]->status = OpOutcome(sent, &reply, static_cast<int>(i), batch[i]->reply);
   }
 }
 
@@ -82,6 +66,25 @@ void MetaBatcher::Finish(const std::vector<Waiter*>& batch, const Waiter* self) 
   next->batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   next->lead = true;  // the slot passes to it
+}
+
+absl::Status OpOutcome(const absl::Status& sent, proto::BatchReply* reply, int i,
+                       proto::MetaOpReply* out) {
+  if (!sent.ok()) return sent;
+  proto::MetaOpReply* r = reply->mutable_replies(i);
+  if (r->code() != 0) {
+    return service::FromGrpcStatus(
+        grpc::Status(static_cast<grpc::StatusCode>(r->code()), r->message()), r->errc());
+  }
+  out->Swap(r);
+  return absl::OkStatus();
+}
+
+absl::Status CheckReplyCount(const proto::BatchReply& reply, size_t ops) {
+  if (reply.replies_size() == static_cast<int>(ops)) return absl::OkStatus();
+  return Error(Errc::kInternal, "meta answered a batch of " + std::to_string(ops) +
+                                    " operations with " + std::to_string(reply.replies_size()) +
+                                    " replies");
 }
 
 uint64_t MetaBatcher::batches() const {

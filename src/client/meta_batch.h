@@ -76,6 +76,16 @@ class MetaBatcher {
   uint64_t ops_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
+// The outcome of the i-th operation of a batch: `sent` (the whole batch's
+// failure) when it is not OK, else the operation's own status, its reply
+// moved into *out when OK. The batch's reply must carry one reply per
+// operation (CheckReplyCount).
+absl::Status OpOutcome(const absl::Status& sent, proto::BatchReply* reply, int i,
+                       proto::MetaOpReply* out);
+// kInternal when meta answered `ops` operations with another number of
+// replies.
+absl::Status CheckReplyCount(const proto::BatchReply& reply, size_t ops);
+
 // ---- Packing
 
 using MetaMethod = proto::Meta::Stub;

@@ -36,6 +36,13 @@ bool NoAnswer(const grpc::Status& status, const grpc::ClientContext& ctx) {
   return ctx.GetServerTrailingMetadata().count(service::kErrcTrailer) == 0;
 }
 
+// Meta has no Meta.BatchStream (an older server, UNIMPLEMENTED made by
+// gRPC, not by meta): batches go as Meta.Batch calls of their own.
+bool NoBatchStreams(const grpc::Status& status, const grpc::ClientContext& ctx) {
+  return status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+         ctx.GetServerTrailingMetadata().count(service::kErrcTrailer) == 0;
+}
+
 std::string Seconds(absl::Duration d) {
   return absl::FormatDuration(absl::Trunc(d, absl::Milliseconds(100)));
 }
@@ -57,7 +64,37 @@ Rpc::Rpc(const std::vector<std::shared_ptr<grpc::Channel>>& channels, const RpcO
         [this](const proto::BatchRequest& req, proto::BatchReply* reply) {
           return SendBatch(req, reply);
         });
+    std::vector<proto::Meta::Stub*> stubs;
+    for (auto& stub : meta_) stubs.push_back(stub.get());
+    pipe_ = std::make_unique<BatchPipe>(
+        std::move(stubs), options.batch_in_flight, options.batch_max_ops, options.timeout,
+        [this] { return FirstBatchAttempt(); },
+        [this](const proto::BatchRequest& req, proto::BatchReply* reply) {
+          return SendBatch(req, reply);
+        },
+        [this](const BatchPipe::Failure& failure, const proto::BatchRequest& req,
+               proto::BatchReply* reply) { return RetryBatch(failure, req, reply); },
+        [this] { reached_.store(true, std::memory_order_relaxed); });
   }
+}
+
+BatchPipe::Attempt Rpc::FirstBatchAttempt() {
+  const Attempts attempts(this, /*channel=*/0, /*repeat=*/true);  // the channel is not used
+  return BatchPipe::Attempt{attempts.Deadline(), attempts.WaitForReady()};
+}
+
+absl::Status Rpc::RetryBatch(const BatchPipe::Failure& failure, const proto::BatchRequest& req,
+                             proto::BatchReply* reply) {
+  if (NoBatchStreams(failure.status, *failure.context)) {
+    unary_batches_.store(true, std::memory_order_relaxed);
+    return SendBatch(req, reply);
+  }
+  Attempts attempts(this, failure.channel, /*repeat=*/true, failure.start);
+  if (!failure.never_sent) {  // a batch that never left costs no attempt
+    absl::Status result;
+    if (!attempts.Again(failure.status, *failure.context, &result)) return result;
+  }
+  return SendBatchOn(&attempts, nullptr, req, reply);
 }
 
 absl::Status Rpc::SendBatch(const proto::BatchRequest& req, proto::BatchReply* reply) {
@@ -73,24 +110,31 @@ absl::Status Rpc::SendBatch(const proto::BatchRequest& req, proto::BatchReply* r
       free_streams_.pop_back();
     }
   }
-  const size_t channel = stream != nullptr ? stream->channel() : Next();
-  Attempts attempts(this, channel, /*repeat=*/true);
+  Attempts attempts(this, stream != nullptr ? stream->channel() : Next(), /*repeat=*/true);
+  return SendBatchOn(&attempts, std::move(stream), req, reply);
+}
+
+absl::Status Rpc::SendBatchOn(Attempts* attempts, std::unique_ptr<BatchStream> stream,
+                              const proto::BatchRequest& req, proto::BatchReply* reply) {
   for (;;) {
     if (stream == nullptr) {
-      stream = std::make_unique<BatchStream>(*meta_[channel], channel, attempts.WaitForReady());
+      stream = std::make_unique<BatchStream>(*meta_[attempts->channel()], attempts->channel(),
+                                             attempts->WaitForReady());
     }
     const bool reused = stream->used();
     reply->Clear();
-    const grpc::Status status = stream->Send(req, reply, attempts.Deadline());
+    const grpc::Status status = stream->Send(req, reply, attempts->Deadline());
     if (status.ok()) {
       reached_.store(true, std::memory_order_relaxed);
       absl::MutexLock l(&streams_mu_);
-      free_streams_.push_back(std::move(stream));
+      // Kept for the next lone batch or retry; as many as batches in
+      // flight at most.
+      if (free_streams_.size() < options_.batch_in_flight) {
+        free_streams_.push_back(std::move(stream));
+      }
       return absl::OkStatus();
     }
-    if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
-        stream->context().GetServerTrailingMetadata().count(service::kErrcTrailer) == 0) {
-      // A meta without streams: batches go as calls of their own.
+    if (NoBatchStreams(status, stream->context())) {
       unary_batches_.store(true, std::memory_order_relaxed);
       return SendBatch(req, reply);
     }
@@ -99,16 +143,16 @@ absl::Status Rpc::SendBatch(const proto::BatchRequest& req, proto::BatchReply* r
       continue;
     }
     absl::Status result;
-    const bool again = attempts.Again(status, stream->context(), &result);
+    const bool again = attempts->Again(status, stream->context(), &result);
     stream.reset();
     if (!again) return result;
   }
 }
 
-Rpc::Attempts::Attempts(Rpc* rpc, size_t channel, bool repeat)
+Rpc::Attempts::Attempts(Rpc* rpc, size_t channel, bool repeat, absl::Time start)
     : rpc_(rpc),
       channel_(channel),
-      start_(absl::Now()),
+      start_(start),
       window_(absl::ZeroDuration()),
       backoff_(kFirstBackoff) {
   const RpcOptions& o = rpc->options_;

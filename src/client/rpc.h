@@ -18,8 +18,9 @@
 //  - of the Cluster calls only GetClusterMap (a read) is repeated; the
 //    reports (ReportNodeFailure, ReportBadChunk, ...) are hints sent once.
 // A call answered by meta, with success or a typed error, is never
-// repeated. Batches travel on streams kept open (client/batch_stream.h);
-// a broken stream is replaced and its batch repeated the same way.
+// repeated. Batches travel on streams kept open (client/batch_pipe.h,
+// client/batch_stream.h); a broken stream is replaced and its batch
+// repeated the same way.
 //
 // Thread-safety: thread-safe; calls from many threads share the channels
 // (taken in turn when there are several).
@@ -37,6 +38,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "client/batch_pipe.h"
 #include "client/batch_stream.h"
 #include "client/meta_batch.h"
 #include "cluster.grpc.pb.h"
@@ -56,7 +58,7 @@ struct RpcOptions {
   // meta_connect_deadline), also capped by `timeout` and retry_deadline:
   // a wrong address is reported soon.
   absl::Duration connect_deadline = absl::ZeroDuration();
-  // Batching of namespace calls (client/meta_batch.h): batches out at once
+  // Batching of namespace calls (client/batch_pipe.h): batches out at once
   // (ClientOptions::meta_batch_in_flight); 0 sends every call on its own.
   size_t batch_in_flight = 0;
   // Operations per batch at most (meta takes up to 256).
@@ -109,13 +111,15 @@ class Rpc {
   // the status to give up with (rpc.cc).
   class Attempts {
    public:
-    Attempts(Rpc* rpc, size_t channel, bool repeat);
+    // `start`: when the call's first attempt began.
+    Attempts(Rpc* rpc, size_t channel, bool repeat, absl::Time start = absl::Now());
     // Sets the deadline (and wait-for-ready) of the next attempt.
     void Prepare(grpc::ClientContext* ctx) const;
     // The next attempt's deadline, and whether it waits for the channel
     // to connect.
     absl::Time Deadline() const;
     bool WaitForReady() const { return window_ > absl::ZeroDuration(); }
+    size_t channel() const { return channel_; }
     // After an attempt: true to make another one (after a back-off sleep),
     // false with the call's outcome in *result.
     bool Again(const grpc::Status& status, const grpc::ClientContext& ctx, absl::Status* result);
@@ -138,7 +142,9 @@ class Rpc {
       proto::MetaOp op;
       if (batcher_ != nullptr && PackOp(method, &req, &op)) {
         proto::MetaOpReply r;
-        absl::Status st = batcher_->Run(std::move(op), &r);
+        absl::Status st = unary_batches_.load(std::memory_order_relaxed)
+                              ? batcher_->Run(std::move(op), &r)
+                              : pipe_->Run(std::move(op), &r);
         reply->Clear();
         if (st.ok()) UnpackReply(&r, reply);
         return st;
@@ -148,14 +154,23 @@ class Rpc {
     return Invoke(*meta_[i], i, /*repeat=*/true, method, req, reply);
   }
 
-  // One batch on a stream of the pool (opened when none is free), with
-  // the attempts of a call. A stream that fails is dropped; one taken
-  // from the pool that could not even send the batch (it died with an
-  // earlier meta or connection) gets one more try on a new stream before
-  // that counts as an attempt: the batch never left the client. A meta
-  // that has no batch streams gets Meta.Batch calls (for the life of this
-  // client).
+  // One batch on a stream of the pool (opened when none is free), waited
+  // for on the caller's thread, with the attempts of a call: the path of
+  // a lone caller's batch (BatchPipe's `alone`), and of a batch whose
+  // first attempt failed in the pipe (RetryBatch). A stream that fails is
+  // dropped; one taken from the pool that could not even send the batch
+  // (it died with an earlier meta or connection) gets one more try on a
+  // new stream before that counts as an attempt: the batch never left the
+  // client. A meta that has no batch streams gets Meta.Batch calls (for
+  // the life of this client).
   absl::Status SendBatch(const proto::BatchRequest& req, proto::BatchReply* reply);
+  absl::Status SendBatchOn(Attempts* attempts, std::unique_ptr<BatchStream> stream,
+                           const proto::BatchRequest& req, proto::BatchReply* reply);
+  // The rest of a batch's attempts after its first, in the pipe, failed.
+  absl::Status RetryBatch(const BatchPipe::Failure& failure, const proto::BatchRequest& req,
+                          proto::BatchReply* reply);
+  // The first attempt of a batch in the pipe.
+  BatchPipe::Attempt FirstBatchAttempt();
 
   size_t Next() {
     return meta_.size() == 1 ? 0 : next_.fetch_add(1, std::memory_order_relaxed) % meta_.size();
@@ -188,11 +203,15 @@ class Rpc {
   // Meta answered a batch stream with UNIMPLEMENTED (an older server):
   // batches go as Meta.Batch calls.
   std::atomic<bool> unary_batches_{false};
-  // Open batch streams no sender is using (at most batch_in_flight).
+  // Open batch streams of SendBatch no sender is using (at most
+  // batch_in_flight).
   absl::Mutex streams_mu_;
   std::vector<std::unique_ptr<BatchStream>> free_streams_ ABSL_GUARDED_BY(streams_mu_);
   // Declared last: destroyed first, while the stubs and streams exist.
+  // Batching on: batches go through pipe_, or through batcher_ as
+  // Meta.Batch calls once unary_batches_ is set.
   std::unique_ptr<MetaBatcher> batcher_;  // null: batching off
+  std::unique_ptr<BatchPipe> pipe_;
 };
 
 }  // namespace cairn::client
