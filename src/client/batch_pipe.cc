@@ -49,6 +49,9 @@ struct alignas(8) BatchPipe::Stream {
 };
 
 struct BatchPipe::Waiter::Failed {
+  // The batch's slot, held (busy) until the retry is done: batches out,
+  // retries included, stay at most `in_flight`.
+  Slot* slot = nullptr;
   Failure failure;
   std::unique_ptr<Stream> stream;  // finished: nothing of it outstanding
   proto::BatchRequest req;
@@ -342,8 +345,11 @@ void BatchPipe::Fail(Slot* slot) {
     failed->req = std::move(slot->req);
     failed->batch = std::move(slot->batch);
     slot->batch.clear();
+    failed->slot = slot;
     Waiter* first = failed->batch.front();
     first->failed = std::move(failed);
+    mu_.Unlock();
+    return;
   }
   const bool next = Release(slot);
   mu_.Unlock();
@@ -385,11 +391,17 @@ void BatchPipe::RunRetry(Waiter* self) {
     failed.batch[i]->status = OpOutcome(sent, &reply, static_cast<int>(i), failed.batch[i]->reply);
   }
   std::vector<Waiter*> batch = std::move(failed.batch);
+  Slot* slot = failed.slot;
   self->failed.reset();
-  absl::MutexLock l(&mu_);
-  for (Waiter* w : batch) {
-    if (w != self) w->done = true;
+  bool next = false;
+  {
+    absl::MutexLock l(&mu_);
+    for (Waiter* w : batch) {
+      if (w != self) w->done = true;
+    }
+    next = Release(slot);
   }
+  if (next) Send(slot);
 }
 
 uint64_t BatchPipe::batches() const {

@@ -19,7 +19,9 @@
 // retried here: the stream is dropped and the batch handed, with the
 // failure, to the first of its callers, which runs `retry` on its own
 // thread (the call's further attempts, client/rpc.h) and hands the
-// others their replies. The next batch on that slot opens a new stream.
+// others their replies; the slot stays taken until then (batches out,
+// retries included, stay at most `in_flight`). The next batch on that
+// slot opens a new stream.
 //
 // Thread-safety: Run is thread-safe. `start`, `alone` and `retry` run on
 // callers' threads (and `start` on the pipe's), never under its lock;
@@ -115,14 +117,15 @@ class BatchPipe {
   // Called with mu_ held, which they release. Deliver: both operations
   // of `slot`'s batch came back OK: hands out the replies and sends the
   // next batch or frees the slot. Fail: the call of `slot`'s stream is
-  // over after its batch failed: hands the batch to its first caller.
+  // over after its batch failed: hands the batch, and the slot, to its
+  // first caller.
   void Deliver(Slot* slot) ABSL_UNLOCK_FUNCTION(mu_);
   void Fail(Slot* slot) ABSL_UNLOCK_FUNCTION(mu_);
   // Cancels the calls past their batch's deadline (or stuck finishing);
   // returns when to look again.
   absl::Time CancelLate(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The caller was handed a failed batch: runs `retry` and hands out
-  // the replies.
+  // The caller was handed a failed batch: runs `retry`, hands out the
+  // replies and passes the batch's slot on.
   void RunRetry(Waiter* self) ABSL_LOCKS_EXCLUDED(mu_);
 
   const std::vector<proto::Meta::Stub*> stubs_;

@@ -4,6 +4,7 @@
 #include "client/batch_pipe.h"
 
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,6 +135,7 @@ struct Retries {
   absl::Mutex mu;
   std::vector<BatchPipe::Failure> seen;
   std::vector<int> sizes;
+  std::function<void()> during;  // runs inside each retry when set
 
   BatchPipe::Retry Fn() {
     return [this](const BatchPipe::Failure& f, const proto::BatchRequest& req,
@@ -143,6 +145,7 @@ struct Retries {
         seen.push_back(f);
         sizes.push_back(req.ops_size());
       }
+      if (during) during();
       Answer(req, reply);
       return absl::OkStatus();
     };
@@ -328,6 +331,33 @@ TEST(BatchPipeTest, CallersOfAFailedBatchAndQueuedOnesAllGetReplies) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_EQ(retries.seen.size(), 1u);
+}
+
+// A failed batch keeps its slot while its first caller retries it: with
+// one batch in flight, nothing else goes to meta meanwhile, however many
+// callers queue.
+TEST(BatchPipeTest, ARetryKeepsItsSlot) {
+  FakeMeta meta(Mode::kEndFirst);
+  Retries retries;
+  std::atomic<int> sent_during{0};
+  retries.during = [&] {
+    const int before = meta.batches();
+    absl::SleepFor(absl::Milliseconds(100));
+    if (meta.batches() != before) sent_during.fetch_add(1);
+  };
+  auto pipe = PipeTo(&meta, 1, absl::Seconds(30), &retries);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (uint64_t i = 0; i < 10; ++i) {
+        proto::MetaOpReply reply;
+        EXPECT_TRUE(pipe->Run(LookupOf(uint64_t(t) * 100 + i), &reply).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(retries.seen.size(), 1u);
+  EXPECT_EQ(sent_during.load(), 0);
 }
 
 // No answer by the deadline: the stream is cancelled and `retry` sees
