@@ -1,7 +1,9 @@
 // MetaBatcher: gathers the metadata calls a client's threads make at the
 // same time into Meta.Batch calls (docs/metadata.md, "Batches"), so the
 // per-call cost of gRPC (HTTP/2 framing, completion queues, thread hops)
-// is paid once for several operations.
+// is paid once for several operations. The client uses it against a meta
+// without Meta.BatchStream; batches on streams go through BatchPipe
+// (client/batch_pipe.h).
 //
 // No call waits for company: while fewer than `in_flight` batches are out,
 // a call is sent at once (as a batch of one). Past that, calls queue; when
