@@ -64,7 +64,6 @@ struct BatchPipe::Waiter::Failed {
 struct BatchPipe::Slot {
   std::unique_ptr<Stream> stream;  // null: opened at the next send
   bool busy = false;
-  bool alone = false;  // this batch goes through alone_
   std::vector<Waiter*> batch;
   proto::BatchRequest req;
   proto::BatchReply reply;
@@ -123,6 +122,7 @@ absl::Status BatchPipe::Run(proto::MetaOp op, proto::MetaOpReply* reply) {
   self.op = std::move(op);
   self.reply = reply;
   Slot* slot = nullptr;
+  bool alone = false;
   {
     absl::MutexLock l(&mu_);
     queue_.push_back(&self);
@@ -131,11 +131,11 @@ absl::Status BatchPipe::Run(proto::MetaOp op, proto::MetaOpReply* reply) {
       free_.pop_back();
       Take(slot);
       // No other batch out: nobody to share the wait with.
-      slot->alone = alone_ != nullptr && free_.size() + 1 == slots_.size();
+      alone = alone_ != nullptr && free_.size() + 1 == slots_.size();
     }
   }
   if (slot != nullptr) {
-    if (slot->alone) {
+    if (alone) {
       SendAlone(slot);
     } else {
       Send(slot);
@@ -154,7 +154,6 @@ absl::Status BatchPipe::Run(proto::MetaOp op, proto::MetaOpReply* reply) {
 void BatchPipe::Take(Slot* slot) {
   const size_t n = std::min(queue_.size(), max_ops_);
   slot->busy = true;
-  slot->alone = false;
   slot->deadline = absl::InfiniteFuture();  // not sent yet
   slot->batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
@@ -184,18 +183,23 @@ void BatchPipe::SendAlone(Slot* slot) {
   slot->req.Clear();
   for (Waiter* w : slot->batch) *slot->req.add_ops() = std::move(w->op);
   slot->reply.Clear();
-  absl::Status sent = alone_(slot->req, &slot->reply);
-  if (sent.ok()) sent = CheckReplyCount(slot->reply, slot->batch.size());
-  for (size_t i = 0; i < slot->batch.size(); ++i) {
-    slot->batch[i]->status =
-        OpOutcome(sent, &slot->reply, static_cast<int>(i), slot->batch[i]->reply);
+  const absl::Status sent = alone_(slot->req, &slot->reply);
+  std::vector<Waiter*> batch = std::move(slot->batch);
+  slot->batch.clear();
+  HandBack(slot, batch, sent, &slot->reply, /*alone=*/true);
+}
+
+void BatchPipe::HandBack(Slot* slot, const std::vector<Waiter*>& batch, absl::Status sent,
+                         proto::BatchReply* reply, bool alone) {
+  if (sent.ok()) sent = CheckReplyCount(*reply, batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    batch[i]->status = OpOutcome(sent, reply, static_cast<int>(i), batch[i]->reply);
   }
   bool next = false;
   {
     absl::MutexLock l(&mu_);
-    ++alone_batches_;
-    for (Waiter* w : slot->batch) w->done = true;
-    slot->batch.clear();
+    if (alone) ++alone_batches_;
+    for (Waiter* w : batch) w->done = true;
     next = Release(slot);
   }
   if (next) Send(slot);
@@ -384,24 +388,11 @@ absl::Time BatchPipe::CancelLate(absl::Time now) {
 void BatchPipe::RunRetry(Waiter* self) {
   Waiter::Failed& failed = *self->failed;
   proto::BatchReply reply;
-  absl::Status sent = retry_(failed.failure, failed.req, &reply);
-  const size_t n = failed.batch.size();
-  if (sent.ok()) sent = CheckReplyCount(reply, n);
-  for (size_t i = 0; i < n; ++i) {
-    failed.batch[i]->status = OpOutcome(sent, &reply, static_cast<int>(i), failed.batch[i]->reply);
-  }
-  std::vector<Waiter*> batch = std::move(failed.batch);
+  const absl::Status sent = retry_(failed.failure, failed.req, &reply);
+  const std::vector<Waiter*> batch = std::move(failed.batch);
   Slot* slot = failed.slot;
-  self->failed.reset();
-  bool next = false;
-  {
-    absl::MutexLock l(&mu_);
-    for (Waiter* w : batch) {
-      if (w != self) w->done = true;
-    }
-    next = Release(slot);
-  }
-  if (next) Send(slot);
+  self->failed.reset();  // the failed call's stream goes
+  HandBack(slot, batch, sent, &reply, /*alone=*/false);
 }
 
 uint64_t BatchPipe::batches() const {

@@ -110,6 +110,11 @@ class BatchPipe {
   void Send(Slot* slot) ABSL_LOCKS_EXCLUDED(mu_);
   // A lone caller's batch through `alone_`, then the slot passed on.
   void SendAlone(Slot* slot) ABSL_LOCKS_EXCLUDED(mu_);
+  // A batch sent on a caller's thread (alone_, retry_) came back with
+  // `sent` and *reply: hands each caller its outcome, then passes `slot`
+  // on (the next queued batch, or free).
+  void HandBack(Slot* slot, const std::vector<Waiter*>& batch, absl::Status sent,
+                proto::BatchReply* reply, bool alone) ABSL_LOCKS_EXCLUDED(mu_);
   // The pipe's thread.
   void Poll() ABSL_LOCKS_EXCLUDED(mu_);
   // A stream's operation came back.
